@@ -1,0 +1,105 @@
+-- Staging layer of the build database (never published).
+-- One table per canonical dataset, written partition by partition (school_code) by the
+-- Dagster staging assets; every row is already normalised to the contract's codes and types.
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS staging;
+CREATE SCHEMA IF NOT EXISTS audit;
+
+CREATE TABLE IF NOT EXISTS staging.enrolment (
+    load_id VARCHAR NOT NULL,            -- audit.loads.load_id of the file the row came from
+    source_file VARCHAR NOT NULL,        -- path relative to the landing zone
+    source_row INTEGER NOT NULL,         -- 1-based data row number in that file
+    loaded_at TIMESTAMP NOT NULL,
+    school_code VARCHAR NOT NULL,
+    academic_year INTEGER NOT NULL,
+    student_key VARCHAR NOT NULL,        -- HMAC-SHA256 pseudonym of school + local id
+    programme_code VARCHAR NOT NULL,
+    programme_name VARCHAR,
+    programme_level VARCHAR NOT NULL,    -- bachelor|engineering|msc|mastere_specialise|national_master|phd|exchange|other
+    study_year INTEGER,
+    is_new_entrant BOOLEAN NOT NULL,
+    nationality VARCHAR NOT NULL,        -- ISO 3166-1 alpha-2
+    prior_degree_country VARCHAR,        -- ISO 3166-1 alpha-2, NULL when unknown
+    admission_route VARCHAR NOT NULL,    -- cpge_exam|admission_on_title|post_bac|international_application|double_degree|exchange|other
+    study_mode VARCHAR NOT NULL,         -- initial|apprenticeship|continuing_education
+    fee_category VARCHAR NOT NULL,       -- eu|non_eu
+    sex VARCHAR                          -- F|M, NULL when not given
+);
+
+CREATE TABLE IF NOT EXISTS staging.tuition (
+    load_id VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL,
+    loaded_at TIMESTAMP NOT NULL,
+    school_code VARCHAR NOT NULL,
+    academic_year INTEGER NOT NULL,
+    programme_code VARCHAR NOT NULL,
+    programme_name VARCHAR,
+    programme_level VARCHAR NOT NULL,
+    teaching_language VARCHAR,           -- ISO 639-1 (fr, en), NULL when not given
+    fee_category VARCHAR NOT NULL,       -- eu|non_eu
+    annual_fee_eur DECIMAL(10, 2) NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS staging.mobility (
+    load_id VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL,
+    loaded_at TIMESTAMP NOT NULL,
+    school_code VARCHAR NOT NULL,
+    academic_year INTEGER NOT NULL,
+    student_key VARCHAR NOT NULL,
+    direction VARCHAR NOT NULL,          -- incoming|outgoing
+    scheme VARCHAR NOT NULL,             -- erasmus|time_double_degree|bilateral_exchange|internship_abroad|other
+    partner_institution VARCHAR,
+    partner_country VARCHAR NOT NULL,    -- ISO 3166-1 alpha-2
+    start_date DATE NOT NULL,
+    end_date DATE NOT NULL
+);
+
+-- Reference tables filled by the pipeline from maintained libraries and pipelines/*.yaml.
+CREATE TABLE IF NOT EXISTS staging.school (
+    school_code VARCHAR PRIMARY KEY,
+    school_name VARCHAR NOT NULL,
+    city VARCHAR,
+    uai VARCHAR,
+    erasmus_code VARCHAR,
+    time_member_since INTEGER
+);
+
+CREATE TABLE IF NOT EXISTS staging.country (
+    country_code VARCHAR PRIMARY KEY,    -- ISO 3166-1 alpha-2
+    name_en VARCHAR NOT NULL,
+    name_fr VARCHAR,
+    is_eu_eea BOOLEAN NOT NULL,          -- EU 27 + Iceland, Liechtenstein, Norway
+    eu_fee_regime BOOLEAN NOT NULL,      -- EU/EEA or Switzerland: pays the 'eu' fee
+    world_region VARCHAR NOT NULL        -- UN M49 sub-region (e.g. 'Northern Africa')
+);
+
+CREATE TABLE IF NOT EXISTS audit.loads (
+    load_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR,
+    school_code VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,            -- enrolment|tuition|mobility
+    source_file VARCHAR NOT NULL,
+    sha256 VARCHAR,
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL,             -- loaded|failed
+    error VARCHAR,
+    is_current BOOLEAN NOT NULL          -- the load whose rows the warehouse holds now for that file
+);
+
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    load_id VARCHAR NOT NULL,
+    school_code VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    row_number INTEGER,                  -- 1-based data row in the source file, NULL for a whole-file rejection
+    "column" VARCHAR,
+    reason VARCHAR NOT NULL,
+    raw_record VARCHAR                   -- JSON of the mapped source columns, ids pseudonymised
+);

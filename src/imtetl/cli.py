@@ -1,0 +1,173 @@
+"""The ``imtetl`` command: ``sample`` writes the bundled sample exports, ``build`` runs the
+Dagster graph through the project's instance (so the run shows in the UI) and publishes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from imtetl.settings import Settings
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from imtetl.sample import write_sample
+
+    started = time.perf_counter()
+    summary = write_sample(Path(args.out), scale=args.scale, seed=args.seed)
+    rows = sum(summary.rows.values())
+    print(
+        f"wrote {len(summary.files)} files, {rows:,} rows, to {args.out} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+def _ensure_landing(settings: Settings) -> None:
+    """The bundled sample is the embedded default: generated, offline, on first build."""
+    if settings.landing.exists() and any(settings.landing.iterdir()):
+        return
+    default = (settings.home / "data" / "landing").resolve()
+    if settings.landing != default:
+        raise SystemExit(f"imtetl: landing zone {settings.landing} is empty or missing")
+    from imtetl.sample import write_sample
+
+    print(f"No landing zone yet: generating the bundled sample exports in {settings.landing}")
+    write_sample(settings.landing)
+
+
+def dagster_instance(settings: Settings):
+    """The project's Dagster instance (root dagster.yaml), or $DAGSTER_HOME's when set."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    base = settings.home / ".dagster"
+    base.mkdir(parents=True, exist_ok=True)
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(base), config_dir=str(settings.home)))
+
+
+def _summary(settings: Settings, run_id: str) -> tuple[list[tuple], list[tuple]]:
+    import duckdb
+
+    if not settings.build_db.exists():
+        return [], []
+    with duckdb.connect(str(settings.build_db), read_only=True) as conn:
+        table = conn.execute(
+            "SELECT school_code, dataset, count(*) AS files, sum(rows_read), sum(rows_loaded), "
+            "sum(rows_quarantined), count(*) FILTER (status = 'failed') "
+            "FROM audit.loads WHERE run_id = ? GROUP BY ALL ORDER BY ALL",
+            [run_id],
+        ).fetchall()
+        failures = conn.execute(
+            "SELECT school_code, dataset, error FROM audit.loads "
+            "WHERE run_id = ? AND status = 'failed' ORDER BY ALL",
+            [run_id],
+        ).fetchall()
+    return table, failures
+
+
+def _print_table(rows: list[tuple]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Loaded this run", title_justify="left")
+    for name in ("school", "dataset", "files", "read", "loaded", "quarantined", "failed"):
+        table.add_column(name, justify="left" if name in ("school", "dataset") else "right")
+    totals = [0, 0, 0, 0, 0]
+    for school, dataset, *numbers in rows:
+        totals = [a + (b or 0) for a, b in zip(totals, numbers, strict=True)]
+        table.add_row(school, dataset, *(f"{n or 0:,}" for n in numbers))
+    table.add_row("all", "", *(f"{n:,}" for n in totals), style="bold")
+    Console(stderr=False).print(table)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    os.chdir(settings.home)  # dagster.yaml's relative storage paths are from the project root
+    from imtetl.pipeline_config import ConfigError, load_pipelines
+
+    try:
+        schools = list(load_pipelines(settings.pipelines))
+    except ConfigError as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    if args.school and args.school not in schools:
+        print(
+            f"imtetl: unknown school {args.school!r}; known: {', '.join(schools)}",
+            file=sys.stderr,
+        )
+        return 2
+    _ensure_landing(settings)
+
+    warnings.filterwarnings("ignore")
+    from dagster import DagsterEventType
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from imtetl.definitions import defs
+
+    job = defs.get_job_def("build_warehouse")
+    first, last = (args.school, args.school) if args.school else (schools[0], schools[-1])
+    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    label = args.school or f"all {len(schools)} schools"
+    print(f"Building the warehouse for {label} → {settings.warehouse}", file=sys.stderr)
+    started = time.perf_counter()
+    with dagster_instance(settings) as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
+        )
+        run_id = result.run_id
+    elapsed = time.perf_counter() - started
+    table, failures = _summary(settings, run_id)
+    _print_table(table)
+    step_failures = [
+        event for event in result.all_events if event.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    for school, dataset, error in failures:
+        print(f"FAILED {school} {dataset}: {error}", file=sys.stderr)
+    for event in step_failures:
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause  # the user code's exception, not Dagster's wrapper
+        message = error.message.strip() if error else "unknown error"
+        print(f"FAILED step {event.step_key}: {message}", file=sys.stderr)
+    status = "published" if result.success and not step_failures else "NOT published"
+    print(
+        f"{status}: {settings.warehouse} (run {run_id[:8]}, {elapsed:.1f}s)",
+        file=sys.stderr,
+    )
+    if failures or not result.success:
+        failed = sorted({school for school, _, _ in failures})
+        if failed:
+            print(f"imtetl: failed schools: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="imtetl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sample = commands.add_parser("sample", help="write the sample school exports")
+    sample.add_argument("--out", required=True, help="landing folder to write")
+    sample.add_argument("--scale", type=float, default=1.0, help="population multiplier")
+    sample.add_argument("--seed", type=int, default=20260901)
+    sample.set_defaults(func=_cmd_sample)
+    build = commands.add_parser("build", help="load every school and publish the warehouse")
+    build.add_argument("--school", help="load only this school (the others keep their rows)")
+    build.set_defaults(func=_cmd_build)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The code location: `dagster dev` from the project root loads this module."""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta
+# ruff: noqa: E402 - the filter must precede the asset modules' decorators
+
+from imtetl.defs.assets.landing import landing_specs
+from imtetl.defs.assets.models import model_assets
+from imtetl.defs.assets.publish import published_warehouse
+from imtetl.defs.assets.staging import staging_assets, staging_countries, staging_schools
+from imtetl.defs.jobs import build_warehouse
+from imtetl.defs.loggers import progress_logger
+from imtetl.defs.resources import WarehouseResource
+
+defs = dg.Definitions(
+    assets=[
+        *landing_specs,
+        *staging_assets,
+        staging_schools,
+        staging_countries,
+        *model_assets,
+        published_warehouse,
+    ],
+    jobs=[build_warehouse],
+    resources={"warehouse": WarehouseResource()},
+    loggers={"console": progress_logger},
+    # One process: a step in its own process costs 2-5 s here, and the build database
+    # admits one writer at a time anyway.
+    executor=dg.in_process_executor,
+)

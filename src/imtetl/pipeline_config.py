@@ -1,0 +1,257 @@
+"""The typed model of ``pipelines/*.yaml``: one file per school.
+
+A school's YAML says where its exports are (a glob in the landing zone, or an HTTP API whose
+pages are kept there), how they are written (format options) and how its headers and values
+map to the contract (per-year header maps, value maps). Onboarding a school in a known format
+is writing one of these files; errors name the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DATASETS = ("enrolment", "tuition", "mobility")
+Dataset = Literal["enrolment", "tuition", "mobility"]
+
+#: Canonical source columns of each dataset: (required, optional). ``student_id`` is the
+#: school's local id, pseudonymised on read; money, dates and codes are parsed in transform.
+CANONICAL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "enrolment": (
+        (
+            "student_id",
+            "academic_year",
+            "programme_code",
+            "programme_level",
+            "is_new_entrant",
+            "nationality",
+            "admission_route",
+            "study_mode",
+            "fee_category",
+        ),
+        ("programme_name", "study_year", "prior_degree_country", "sex"),
+    ),
+    "tuition": (
+        ("academic_year", "programme_code", "programme_level", "fee_category", "annual_fee"),
+        ("programme_name", "teaching_language"),
+    ),
+    "mobility": (
+        (
+            "student_id",
+            "direction",
+            "scheme",
+            "partner_country",
+            "academic_year",
+            "start_date",
+            "end_date",
+        ),
+        ("partner_institution",),
+    ),
+}
+
+#: Columns whose values are codes: the school's ``values`` maps raw spellings onto these.
+CODED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "programme_level": (
+        "bachelor",
+        "engineering",
+        "msc",
+        "mastere_specialise",
+        "national_master",
+        "phd",
+        "exchange",
+        "other",
+    ),
+    "admission_route": (
+        "cpge_exam",
+        "admission_on_title",
+        "post_bac",
+        "international_application",
+        "double_degree",
+        "exchange",
+        "other",
+    ),
+    "study_mode": ("initial", "apprenticeship", "continuing_education"),
+    "fee_category": ("eu", "non_eu"),
+    "direction": ("incoming", "outgoing"),
+    "scheme": ("erasmus", "time_double_degree", "bilateral_exchange", "internship_abroad", "other"),
+    "sex": ("F", "M"),
+    "teaching_language": ("fr", "en"),
+    "is_new_entrant": ("true", "false"),
+}
+
+_SCHOOL_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A pipelines/*.yaml file that cannot be used; the message names the file and key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class School(_Model):
+    code: str
+    name: str
+    city: str | None = None
+    uai: str | None = Field(None, description="UAI code; leave empty when not verified")
+    erasmus_code: str | None = None
+    time_member_since: int | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _SCHOOL_CODE.match(value):
+            raise ValueError(f"school code {value!r} must be 2-16 capitals or digits")
+        return value
+
+
+class FormatOptions(_Model):
+    """How a file is written. Dataset-level ``format`` entries override the school's."""
+
+    kind: Literal["csv", "xlsx", "json_pages"] = "csv"
+    separator: str = ","
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] = "utf-8"
+    quote_char: str | None = '"'
+    decimal_mark: Literal[",", "."] = "."
+    date_format: str | None = Field(None, description="strptime format; ISO dates when absent")
+    sheet: str | None = None
+    header_row: int = Field(1, ge=1, description="1-based row that holds the header")
+    records_key: str = "results"
+    next_key: str = "next"
+    max_file_mb: float = Field(512, gt=0, description="files above this size are refused")
+
+    @field_validator("separator")
+    @classmethod
+    def _one_char(cls, value: str) -> str:
+        if len(value) != 1:
+            raise ValueError("separator must be one character (use '\\t' for tabs)")
+        return value
+
+
+class RowFilter(_Model):
+    """Keep the rows of a shared file that belong to this school."""
+
+    column: str
+    equals: str
+
+
+class HttpSource(_Model):
+    """An HTTP API whose JSON pages are fetched into the landing zone, then read from there."""
+
+    base_url_env: str = Field(description="environment variable with the API's base URL")
+    path: str = Field(description="first page, relative to the base URL; {year} is filled in")
+    pages: str = Field(description="landing path of page n; {year} and {page} are filled in")
+    timeout_s: float = Field(10, gt=0)
+    max_pages: int = Field(10_000, gt=0)
+
+    @field_validator("base_url_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+
+class DatasetSource(_Model):
+    files: str = Field(description="glob relative to the school's landing zone")
+    format: dict = Field(default_factory=dict, description="overrides of the school's format")
+    columns: dict[str, str] = Field(description="canonical column -> raw header")
+    columns_by_year: dict[int, dict[str, str]] = Field(default_factory=dict)
+    personal_columns: list[str] = Field(default_factory=list)
+    filter: RowFilter | None = None
+    http: HttpSource | None = None
+
+    @field_validator("files")
+    @classmethod
+    def _inside_landing(cls, value: str) -> str:
+        if value.startswith(("/", "\\")) or ".." in Path(value).parts:
+            raise ValueError(f"files {value!r} must stay inside the landing zone")
+        return value
+
+
+class SchoolPipeline(_Model):
+    """One school's pipelines/*.yaml."""
+
+    school: School
+    format: FormatOptions = FormatOptions()
+    datasets: dict[Dataset, DatasetSource]
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    freshness_hours: float | None = Field(None, gt=0, description="export overdue after this")
+
+    @model_validator(mode="after")
+    def _check(self) -> SchoolPipeline:
+        for dataset, source in self.datasets.items():
+            required, optional = CANONICAL_COLUMNS[dataset]
+            known = set(required) | set(optional)
+            for mapping in (source.columns, *source.columns_by_year.values()):
+                unknown = sorted(set(mapping) - known)
+                if unknown:
+                    raise ValueError(
+                        f"datasets.{dataset}.columns: unknown canonical column(s) {unknown}; "
+                        f"expected some of {sorted(known)}"
+                    )
+            missing = [c for c in required if c not in source.columns]
+            if missing:
+                raise ValueError(f"datasets.{dataset}.columns: missing {missing}")
+            FormatOptions(**{**self.format.model_dump(), **source.format})
+        for column, mapping in self.values.items():
+            if column not in CODED_COLUMNS:
+                raise ValueError(f"values.{column}: not a coded column {sorted(CODED_COLUMNS)}")
+            bad = sorted({v for v in mapping.values() if v not in CODED_COLUMNS[column]})
+            if bad:
+                raise ValueError(f"values.{column}: {bad} not in {list(CODED_COLUMNS[column])}")
+        return self
+
+    def format_for(self, dataset: str) -> FormatOptions:
+        return FormatOptions(**{**self.format.model_dump(), **self.datasets[dataset].format})
+
+    def columns_for(self, dataset: str, year: int | None) -> dict[str, str]:
+        source = self.datasets[dataset]
+        mapping = dict(source.columns)
+        if year is not None:
+            mapping.update(source.columns_by_year.get(year, {}))
+        return mapping
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        parts.append(f"{key}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_pipeline(path: Path) -> SchoolPipeline:
+    """Parse and validate one YAML file (safe loader); raise ConfigError naming file and key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path.name}: cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name}: expected a mapping at the top level")
+    try:
+        return SchoolPipeline.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path.name}: {_describe(exc)}") from exc
+
+
+def load_pipelines(folder: Path) -> dict[str, SchoolPipeline]:
+    """All schools, keyed by school code, in code order; duplicate codes are an error."""
+    schools: dict[str, SchoolPipeline] = {}
+    origin: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        pipeline = load_pipeline(path)
+        code = pipeline.school.code
+        if code in schools:
+            raise ConfigError(f"{path.name}: school code {code} already defined in {origin[code]}")
+        schools[code] = pipeline
+        origin[code] = path.name
+    if not schools:
+        raise ConfigError(f"no pipelines/*.yaml found in {folder}")
+    return dict(sorted(schools.items()))

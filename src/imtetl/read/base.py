@@ -1,0 +1,135 @@
+"""Source units and the reader dispatch.
+
+A *source unit* is what one row of ``audit.loads`` describes: one file, or for a paged API
+the pages of one academic year (kept together in one folder of the landing zone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from imtetl.pipeline_config import FormatOptions, SchoolPipeline
+
+ROW = "__row"
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+class SourceError(Exception):
+    """A source file that cannot be loaded as a whole. Names school, file, and where known
+    the row and column, so that the message alone says what to fix."""
+
+    def __init__(
+        self,
+        school: str,
+        source_file: str,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        rows_read: int = 0,
+    ) -> None:
+        self.school = school
+        self.source_file = source_file
+        self.message = message
+        self.row = row
+        self.column = column
+        self.rows_read = rows_read
+        where = ", ".join(
+            part
+            for part in (
+                f"row {row}" if row is not None else "",
+                f"column {column!r}" if column else "",
+            )
+            if part
+        )
+        super().__init__(f"{school}: {source_file}: {message}" + (f" ({where})" if where else ""))
+
+
+@dataclass(frozen=True)
+class SourceUnit:
+    school: str
+    dataset: str
+    source_file: str  # relative to the landing zone; a glob for a folder of pages
+    paths: tuple[Path, ...]
+    year: int | None  # the academic year the path names, if it names one
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.paths:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+
+@dataclass
+class RawFrame:
+    """The raw rows of one unit: every source column as a string, plus ``__row``."""
+
+    unit: SourceUnit
+    frame: pl.DataFrame
+    headers: list[str] = field(default_factory=list)
+
+
+def _year_of(relative: str) -> int | None:
+    match = _YEAR.search(relative)
+    return int(match.group(1)) if match else None
+
+
+def discover_units(pipeline: SchoolPipeline, dataset: str, landing: Path) -> list[SourceUnit]:
+    """The units of one school's dataset present in the landing zone, in path order."""
+    source = pipeline.datasets[dataset]
+    fmt = pipeline.format_for(dataset)
+    root = landing.resolve()
+    paths = sorted(p for p in root.glob(source.files) if p.is_file())
+    for path in paths:  # a glob cannot leave the landing zone, but a symlink could
+        if not path.resolve().is_relative_to(root):
+            raise SourceError(pipeline.school.code, str(path), "file lies outside the landing zone")
+    units: list[SourceUnit] = []
+    if fmt.kind == "json_pages":
+        folders: dict[Path, list[Path]] = {}
+        for path in paths:
+            folders.setdefault(path.parent, []).append(path)
+        for folder, pages in sorted(folders.items()):
+            relative = str(folder.relative_to(root) / Path(source.files).name)
+            units.append(
+                SourceUnit(
+                    pipeline.school.code, dataset, relative, tuple(pages), _year_of(relative)
+                )
+            )
+    else:
+        for path in paths:
+            relative = str(path.relative_to(root))
+            units.append(
+                SourceUnit(pipeline.school.code, dataset, relative, (path,), _year_of(relative))
+            )
+    return units
+
+
+def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = None) -> RawFrame:
+    """Read one unit with the reader of its format; raise SourceError when it cannot be."""
+    from imtetl.read import delimited, excel, json_pages
+
+    for path in unit.paths:
+        size_mb = path.stat().st_size / 1e6
+        if size_mb > fmt.max_file_mb:
+            raise SourceError(
+                unit.school,
+                unit.source_file,
+                f"file is {size_mb:.0f} MB, above the {fmt.max_file_mb:.0f} MB limit",
+            )
+    if fmt.kind == "csv":
+        raw = delimited.read(unit, fmt)
+    elif fmt.kind == "xlsx":
+        raw = excel.read(unit, fmt)
+    else:
+        raw = json_pages.read(unit, fmt)
+    if raw.frame.height == 0:
+        raise SourceError(unit.school, unit.source_file, "file has a header but no data rows")
+    return raw

@@ -1,0 +1,58 @@
+"""CSV and TSV exports: any one-character separator, quoting, and encoding."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+
+from imtetl.pipeline_config import FormatOptions
+from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
+
+
+def _decode(unit: SourceUnit, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            f"not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            f"(line {line}); is the file in another encoding?",
+        ) from exc
+
+
+def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
+    (path,) = unit.paths
+    data = path.read_bytes()
+    if not data.strip():
+        raise SourceError(unit.school, unit.source_file, "file is empty")
+    text = _decode(unit, data, fmt.encoding)
+    if fmt.encoding == "utf-8" and text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text),
+            separator=fmt.separator,
+            quote_char=fmt.quote_char,
+            infer_schema=False,
+            has_header=True,
+            empty_string_is_null=True,
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(
+            unit.school, unit.source_file, f"cannot parse as {fmt.kind}: {first}"
+        ) from exc
+    headers = list(frame.columns)
+    if len(headers) == 1 and fmt.separator not in text.split("\n", 1)[0]:
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            f"header has no {fmt.separator!r} separator: wrong separator or not a {fmt.kind} file",
+        )
+    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return RawFrame(unit, frame, headers)

@@ -1,0 +1,51 @@
+"""Excel workbooks (XLSX), read with calamine: a sheet, a header row under title rows."""
+
+from __future__ import annotations
+
+import zipfile
+
+import fastexcel
+import polars as pl
+
+from imtetl.pipeline_config import FormatOptions
+from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
+
+#: A workbook whose parts inflate beyond this is refused (zip bombs).
+MAX_UNCOMPRESSED_BYTES = 2_000_000_000
+
+
+def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
+    (path,) = unit.paths
+    if not zipfile.is_zipfile(path):
+        raise SourceError(unit.school, unit.source_file, "not an XLSX workbook (not a zip file)")
+    with zipfile.ZipFile(path) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+        if inflated > MAX_UNCOMPRESSED_BYTES:
+            raise SourceError(
+                unit.school, unit.source_file, f"workbook inflates to {inflated} bytes: refused"
+            )
+    try:
+        reader = fastexcel.read_excel(path)
+    except Exception as exc:  # calamine raises its own error types
+        raise SourceError(unit.school, unit.source_file, f"cannot open workbook: {exc}") from exc
+    if fmt.sheet is None:
+        raise SourceError(unit.school, unit.source_file, "no sheet configured for this dataset")
+    if fmt.sheet not in reader.sheet_names:
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            f"sheet {fmt.sheet!r} not found (sheets: {', '.join(reader.sheet_names)})",
+        )
+    try:
+        sheet = reader.load_sheet_by_name(fmt.sheet, header_row=fmt.header_row - 1, dtypes="string")
+        frame = pl.DataFrame(sheet.to_arrow())
+    except Exception as exc:
+        raise SourceError(
+            unit.school, unit.source_file, f"cannot read sheet {fmt.sheet!r}: {exc}"
+        ) from exc
+    frame = frame.with_columns(pl.all().cast(pl.String))
+    # Excel rows: data starts under the header row; __row is the data row number.
+    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    empty = pl.all_horizontal(pl.exclude(ROW).is_null())
+    frame = frame.filter(~empty)
+    return RawFrame(unit, frame, [c for c in frame.columns if c != ROW])

@@ -1,0 +1,81 @@
+"""Fetch a paged JSON API into the landing zone, following ``next`` links.
+
+The landing zone keeps every page as fetched, so a build reads the same bytes whether or not
+the API is reachable; a fetch replaces one year's pages only once all of them arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from imtetl.pipeline_config import SchoolPipeline
+from imtetl.read.base import SourceError
+
+MAX_PAGE_BYTES = 64 * 1024 * 1024
+
+
+def _get(url: str, timeout: float, school: str, label: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = response.read(MAX_PAGE_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise SourceError(school, label, f"HTTP {exc.code} from {url}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(school, label, f"cannot reach {url}: {reason}") from exc
+    if len(data) > MAX_PAGE_BYTES:
+        raise SourceError(school, label, f"page from {url} exceeds {MAX_PAGE_BYTES} bytes")
+    return data
+
+
+def fetch_http_pages(
+    pipeline: SchoolPipeline, dataset: str, landing: Path, years: tuple[int, ...]
+) -> list[str]:
+    """Fetch every year's pages when the API's base URL is configured; return what was
+    fetched (landing-relative folders). No base URL: nothing to do, the landing zone is used."""
+    source = pipeline.datasets[dataset]
+    http = source.http
+    if http is None or not os.environ.get(http.base_url_env):
+        return []
+    base = os.environ[http.base_url_env].rstrip("/") + "/"
+    fmt = pipeline.format_for(dataset)
+    school = pipeline.school.code
+    fetched = []
+    for year in years:
+        target_first = landing / http.pages.format(year=year, page=1)
+        label = str(target_first.parent.relative_to(landing))
+        url = urllib.parse.urljoin(base, http.path.format(year=year).lstrip("/"))
+        pages: list[bytes] = []
+        seen = set()
+        while url:
+            if url in seen or len(pages) >= http.max_pages:
+                raise SourceError(school, label, f"pagination does not end (at {url})")
+            seen.add(url)
+            data = _get(url, http.timeout_s, school, label)
+            try:
+                page = json.loads(data)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise SourceError(school, label, f"{url} did not return JSON: {exc}") from exc
+            if not isinstance(page, dict):
+                raise SourceError(school, label, f"{url} did not return a JSON object")
+            pages.append(data)
+            nxt = page.get(fmt.next_key)
+            url = urllib.parse.urljoin(base, nxt) if nxt else ""
+        folder = target_first.parent
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=folder.parent))
+        for number, data in enumerate(pages, start=1):
+            (staging / Path(http.pages.format(year=year, page=number)).name).write_bytes(data)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+        fetched.append(label)
+    return fetched

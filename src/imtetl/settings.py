@@ -1,0 +1,91 @@
+"""Where things live: project home, landing zone, warehouse, build area, pipelines.
+
+Every path can be overridden from the environment, as the warehouse contract says
+(``IMTETL_WAREHOUSE``, ``IMTETL_LANDING``); nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_YEARS = tuple(range(2021, 2026))
+
+
+def find_home(start: Path | None = None) -> Path:
+    """The project root: ``IMTETL_HOME``, else the nearest folder holding ``pipelines/`` and
+    ``sql/`` from the working directory upwards, else the source checkout of this package."""
+    if env := os.environ.get("IMTETL_HOME"):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pipelines").is_dir() and (folder / "sql").is_dir():
+            return folder
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "sql").is_dir():
+        return checkout
+    return here
+
+
+def _years_from_env(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return DEFAULT_YEARS
+    if "-" in value and "," not in value:
+        first, last = (int(part) for part in value.split("-", 1))
+        return tuple(range(first, last + 1))
+    return tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations; build one with :meth:`from_env`."""
+
+    home: Path
+    landing: Path
+    warehouse: Path
+    pipelines: Path
+    sql: Path
+    years: tuple[int, ...]
+
+    @property
+    def build_dir(self) -> Path:
+        """Private build area next to the published file; readers never open it."""
+        return self.warehouse.parent / ".build"
+
+    @property
+    def build_db(self) -> Path:
+        return self.build_dir / "build.duckdb"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / ".imtetl" / "pseudonym_key"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = find_home()
+
+        def path(var: str, default: Path) -> Path:
+            value = os.environ.get(var)
+            return (
+                home / value
+                if value and not Path(value).is_absolute()
+                else Path(value)
+                if value
+                else default
+            ).resolve()
+
+        sql = home / "sql"
+        if not sql.is_dir():  # installed as a wheel: SQL and pipelines ship inside the package
+            sql = Path(__file__).parent / "_sql"
+        pipelines_default = home / "pipelines"
+        if not pipelines_default.is_dir():
+            pipelines_default = Path(__file__).parent / "_pipelines"
+        return cls(
+            home=home,
+            landing=path("IMTETL_LANDING", home / "data" / "landing"),
+            warehouse=path("IMTETL_WAREHOUSE", home / "warehouse" / "imt.duckdb"),
+            pipelines=path("IMTETL_PIPELINES", pipelines_default),
+            sql=sql,
+            years=_years_from_env(os.environ.get("IMTETL_YEARS")),
+        )

@@ -1,0 +1,281 @@
+"""Normalise one school's dataset to the staging schema; quarantine what cannot be.
+
+Every input row ends in exactly one of the two outputs: ``rows`` (typed, contract codes) or
+``quarantine`` (the first failing column, every reason, and the raw record with the student
+id already pseudonymised). Parsing is done on whole columns or on distinct values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from imtetl.pipeline_config import CANONICAL_COLUMNS, CODED_COLUMNS, SchoolPipeline
+from imtetl.read.base import ROW
+from imtetl.transform import values
+from imtetl.transform.countries import resolve_countries
+from imtetl.transform.pseudonym import pseudonymise
+
+UNIT = "__source_file"
+
+#: What each canonical column is, per dataset. Kinds: text, year, int, country, code, money,
+#: date, id (pseudonymised into ``student_key``).
+KINDS: dict[str, dict[str, str]] = {
+    "enrolment": {
+        "student_id": "id",
+        "academic_year": "year",
+        "programme_code": "text",
+        "programme_name": "text",
+        "programme_level": "code",
+        "study_year": "int",
+        "is_new_entrant": "code",
+        "nationality": "country",
+        "prior_degree_country": "country",
+        "admission_route": "code",
+        "study_mode": "code",
+        "fee_category": "code",
+        "sex": "code",
+    },
+    "tuition": {
+        "academic_year": "year",
+        "programme_code": "text",
+        "programme_name": "text",
+        "programme_level": "code",
+        "teaching_language": "code",
+        "fee_category": "code",
+        "annual_fee": "money",
+    },
+    "mobility": {
+        "student_id": "id",
+        "direction": "code",
+        "scheme": "code",
+        "partner_institution": "text",
+        "partner_country": "country",
+        "academic_year": "year",
+        "start_date": "date",
+        "end_date": "date",
+    },
+}
+
+#: The grain of each dataset: a second row with the same key is quarantined as a duplicate.
+GRAIN = {
+    "enrolment": ("student_key", "programme_code", "academic_year"),
+    "tuition": ("programme_code", "academic_year", "fee_category"),
+    "mobility": ("student_key", "start_date", "direction", "partner_institution"),
+}
+
+#: Staging columns in table order (after load_id, source_file, source_row, loaded_at).
+STAGING_COLUMNS = {
+    "enrolment": [
+        "school_code", "academic_year", "student_key", "programme_code", "programme_name",
+        "programme_level", "study_year", "is_new_entrant", "nationality",
+        "prior_degree_country", "admission_route", "study_mode", "fee_category", "sex",
+    ],
+    "tuition": [
+        "school_code", "academic_year", "programme_code", "programme_name", "programme_level",
+        "teaching_language", "fee_category", "annual_fee_eur",
+    ],
+    "mobility": [
+        "school_code", "academic_year", "student_key", "direction", "scheme",
+        "partner_institution", "partner_country", "start_date", "end_date",
+    ],
+}  # fmt: skip
+
+MAX_FEE = 99_999_999.99  # DECIMAL(10,2)
+MIN_YEAR, MAX_YEAR = 1990, 2100
+
+
+@dataclass
+class Normalised:
+    rows: pl.DataFrame  # staging columns + __source_file, __row
+    quarantine: pl.DataFrame  # __source_file, row_number, column, reason, raw_record
+
+
+def _check(column: str, failed: pl.Expr, reason: pl.Expr | str) -> tuple[str, pl.Expr, pl.Expr]:
+    message = pl.lit(reason) if isinstance(reason, str) else reason
+    return column, failed, pl.concat_str(pl.lit(f"{column}: "), message)
+
+
+def _quoted(column: str) -> pl.Expr:
+    return pl.concat_str(pl.lit("'"), pl.col(column).str.slice(0, 80), pl.lit("'"))
+
+
+def normalise(
+    frame: pl.DataFrame,
+    dataset: str,
+    pipeline: SchoolPipeline,
+    key: bytes,
+) -> Normalised:
+    """``frame`` holds canonical string columns, ``__row`` and ``__source_file``."""
+    school = pipeline.school.code
+    kinds = KINDS[dataset]
+    required, _ = CANONICAL_COLUMNS[dataset]
+    fmt = pipeline.format_for(dataset)
+    missing = [c for c in kinds if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+
+    if "student_id" in kinds:
+        frame = frame.with_columns(
+            pseudonymise(frame["student_id"], school, key).alias("student_key")
+        ).drop("student_id")
+    source_columns = [("student_key" if c == "student_id" else c) for c in kinds]
+    raw_record = pl.struct(source_columns).struct.json_encode().alias("raw_record")
+
+    parsed: list[pl.Expr] = []
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
+    for column, kind in kinds.items():
+        name = "student_key" if kind == "id" else column
+        raw = pl.col(name)
+        out = f"__{name}"
+        if column in required:
+            checks.append(_check(column, raw.is_null(), "missing value"))
+        if kind in ("text", "id"):
+            parsed.append(raw.alias(out))
+            continue
+        if kind == "year":
+            expr = values.academic_year(name)
+            parsed.append(expr.alias(out))
+            bad = raw.is_not_null() & (expr.is_null() | ~expr.is_between(MIN_YEAR, MAX_YEAR))
+            checks.append(
+                _check(column, bad, pl.concat_str(pl.lit("not an academic year "), _quoted(name)))
+            )
+        elif kind == "int":
+            expr = values.integer(name)
+            parsed.append(expr.alias(out))
+            bad = raw.is_not_null() & (expr.is_null() | ~expr.is_between(1, 15))
+            checks.append(
+                _check(column, bad, pl.concat_str(pl.lit("not a study year "), _quoted(name)))
+            )
+        elif kind == "money":
+            expr = values.money(name, fmt.decimal_mark)
+            parsed.append(expr.alias(out))
+            checks.append(
+                _check(
+                    column,
+                    raw.is_not_null() & expr.is_null(),
+                    pl.concat_str(pl.lit("not an amount "), _quoted(name)),
+                )
+            )
+            checks.append(
+                _check(column, expr < 0, pl.concat_str(pl.lit("negative fee "), _quoted(name)))
+            )
+            checks.append(
+                _check(
+                    column,
+                    expr > MAX_FEE,
+                    pl.concat_str(pl.lit("fee above 99,999,999.99 "), _quoted(name)),
+                )
+            )
+        elif kind == "date":
+            expr = values.date(name, fmt.date_format)
+            parsed.append(expr.alias(out))
+            checks.append(
+                _check(
+                    column,
+                    raw.is_not_null() & expr.is_null(),
+                    pl.concat_str(pl.lit("not a date "), _quoted(name)),
+                )
+            )
+        elif kind == "country":
+            distinct = frame[name].drop_nulls().unique().to_list()
+            mapping = resolve_countries(distinct)
+            expr = raw.replace_strict(mapping, default=None, return_dtype=pl.String)
+            parsed.append(expr.alias(out))
+            checks.append(
+                _check(
+                    column,
+                    raw.is_not_null() & expr.is_null(),
+                    pl.concat_str(pl.lit("unknown country "), _quoted(name)),
+                )
+            )
+        elif kind == "code":
+            distinct = frame[name].drop_nulls().unique().to_list()
+            allowed = CODED_COLUMNS[column]
+            mapping = values.code_map(distinct, pipeline.values.get(column, {}), allowed)
+            expr = raw.replace_strict(mapping, default=None, return_dtype=pl.String)
+            parsed.append(expr.alias(out))
+            checks.append(_check(
+                column,
+                raw.is_not_null() & expr.is_null(),
+                pl.concat_str(pl.lit("unknown value "), _quoted(name),
+                              pl.lit(f" (expected one of {', '.join(allowed)})")),
+            ))  # fmt: skip
+    if dataset == "mobility":
+        checks.append(_check(
+            "end_date",
+            pl.col("__end_date") < pl.col("__start_date"),
+            pl.concat_str(pl.lit("end date "), pl.col("__end_date").cast(pl.String),
+                          pl.lit(" is before start date "),
+                          pl.col("__start_date").cast(pl.String)),
+        ))  # fmt: skip
+
+    work = frame.with_columns(*parsed, raw_record)
+    reasons = [
+        pl.when(failed.fill_null(False)).then(message) for _column, failed, message in checks
+    ]
+    first_column = [
+        pl.when(failed.fill_null(False)).then(pl.lit(column)) for column, failed, _ in checks
+    ]
+    work = work.with_columns(
+        pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+        .replace("", None)
+        .alias("__reason"),
+        pl.coalesce(first_column).alias("__column"),
+    )
+
+    # Duplicates among the rows that are otherwise fine: the first in file order stays.
+    grain = [f"__{c}" for c in GRAIN[dataset]]
+    ok = pl.col("__reason").is_null()
+    work = work.sort(UNIT, ROW).with_columns(
+        pl.when(ok)
+        .then(pl.struct(pl.col(UNIT), pl.col(ROW)).first().over(*grain, ok))
+        .alias("__first")
+    )
+    is_duplicate = ok & (pl.col("__first").struct.field(ROW) != pl.col(ROW)) | (
+        ok & (pl.col("__first").struct.field(UNIT) != pl.col(UNIT))
+    )
+    duplicate_reason = pl.concat_str(
+        pl.lit(f"duplicate {dataset} row for {', '.join(GRAIN[dataset])} (first at row "),
+        pl.col("__first").struct.field(ROW).cast(pl.String),
+        pl.lit(" of "),
+        pl.col("__first").struct.field(UNIT),
+        pl.lit(")"),
+    )
+    work = work.with_columns(
+        pl.when(is_duplicate)
+        .then(duplicate_reason)
+        .otherwise(pl.col("__reason"))
+        .alias("__reason"),
+        pl.when(is_duplicate)
+        .then(pl.lit(GRAIN[dataset][0].replace("student_key", "student_id")))
+        .otherwise(pl.col("__column"))
+        .alias("__column"),
+    )
+
+    bad = work.filter(pl.col("__reason").is_not_null())
+    quarantine = bad.select(
+        pl.col(UNIT),
+        pl.col(ROW).cast(pl.Int32).alias("row_number"),
+        pl.col("__column").alias("column"),
+        pl.col("__reason").alias("reason"),
+        pl.col("raw_record"),
+    )
+    good = work.filter(pl.col("__reason").is_null())
+    rows = good.select(
+        pl.col(UNIT),
+        pl.col(ROW),
+        pl.lit(school).alias("school_code"),
+        *[_typed(dataset, c) for c in STAGING_COLUMNS[dataset] if c != "school_code"],
+    )
+    return Normalised(rows=rows, quarantine=quarantine)
+
+
+def _typed(dataset: str, column: str) -> pl.Expr:
+    if column == "annual_fee_eur":
+        return pl.col("__annual_fee").round(2).cast(pl.Decimal(10, 2)).alias(column)
+    if column == "is_new_entrant":
+        return (pl.col("__is_new_entrant") == "true").alias(column)
+    if column == "academic_year" or column == "study_year":
+        return pl.col(f"__{column}").cast(pl.Int32).alias(column)
+    return pl.col(f"__{column}").alias(column)

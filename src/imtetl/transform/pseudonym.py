@@ -1,0 +1,55 @@
+"""Keyed pseudonyms for student ids: HMAC-SHA256 of ``school:local id``.
+
+The key comes from ``IMTETL_PSEUDONYM_KEY``. Only for the bundled sample may it be missing:
+then a random key is generated once into an untracked file (``.imtetl/pseudonym_key``) and a
+warning says so. The key is never logged, written to the warehouse or to Dagster metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import warnings
+from pathlib import Path
+
+import polars as pl
+
+KEY_ENV = "IMTETL_PSEUDONYM_KEY"
+
+
+class PseudonymKeyWarning(UserWarning):
+    pass
+
+
+def load_key(key_file: Path) -> bytes:
+    """The HMAC key: from the environment, else the sample key file (created on first use)."""
+    value = os.environ.get(KEY_ENV)
+    if value:
+        if len(value) < 16:
+            raise ValueError(f"{KEY_ENV} must be at least 16 characters long")
+        return value.encode()
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        warnings.warn(
+            f"{KEY_ENV} is not set: generated a pseudonym key for the sample data in "
+            f"{key_file} (untracked). Set {KEY_ENV} from a secret store for real data.",
+            PseudonymKeyWarning,
+            stacklevel=2,
+        )
+    return key_file.read_text().strip().encode()
+
+
+def pseudonymise(ids: pl.Series, school: str, key: bytes) -> pl.Series:
+    """student_key for each id, computed once per distinct id; nulls stay null."""
+    distinct = ids.drop_nulls().unique().to_list()
+    prefix = f"{school}:".encode()
+    keys = {
+        value: hmac.new(key, prefix + value.encode(), hashlib.sha256).hexdigest()
+        for value in distinct
+    }
+    return ids.replace_strict(keys, default=None, return_dtype=pl.String)

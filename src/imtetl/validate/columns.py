@@ -1,0 +1,70 @@
+"""Map a unit's raw headers onto canonical columns, tolerant of case, accents and spacing."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import polars as pl
+
+from imtetl.pipeline_config import CANONICAL_COLUMNS, SchoolPipeline
+from imtetl.read.base import ROW, RawFrame, SourceError
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_label(label: str) -> str:
+    """'  Année  universitaire ' and 'ANNEE UNIVERSITAIRE' compare equal; so do ' and ’."""
+    text = unicodedata.normalize("NFKD", label.replace("’", "'").replace("\ufeff", ""))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+def select_columns(pipeline: SchoolPipeline, raw: RawFrame) -> pl.DataFrame:
+    """The unit's rows for this school, with canonical column names (strings, nulls for
+    blanks) and ``__row``; every unmapped column — names, e-mails, birth dates — is dropped
+    here. A missing required column fails the unit with a SourceError naming it."""
+    unit = raw.unit
+    source = pipeline.datasets[unit.dataset]
+    mapping = pipeline.columns_for(unit.dataset, unit.year)
+    by_label = {}
+    for header in raw.frame.columns:
+        if header != ROW:
+            by_label.setdefault(normalise_label(header), header)
+    required, _optional = CANONICAL_COLUMNS[unit.dataset]
+    selected: dict[str, str] = {}
+    missing = []
+    for canonical, wanted in mapping.items():
+        header = by_label.get(normalise_label(wanted))
+        if header is None:
+            if canonical in required:
+                missing.append(wanted)
+            continue
+        selected[canonical] = header
+    if missing:
+        present = ", ".join(repr(h) for h in raw.headers[:20])
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            f"required column(s) missing: {', '.join(repr(m) for m in missing)}; "
+            f"the header has {present}",
+            column=missing[0],
+            rows_read=raw.frame.height,
+        )
+    frame = raw.frame
+    if source.filter is not None:
+        header = by_label.get(normalise_label(source.filter.column))
+        if header is None:
+            raise SourceError(
+                unit.school,
+                unit.source_file,
+                f"filter column {source.filter.column!r} missing",
+                column=source.filter.column,
+                rows_read=raw.frame.height,
+            )
+        frame = frame.filter(pl.col(header).str.strip_chars() == source.filter.equals)
+    cleaned = [
+        pl.col(header).str.strip_chars().replace("", None).alias(canonical)
+        for canonical, header in selected.items()
+    ]
+    return frame.select(pl.col(ROW), *cleaned)

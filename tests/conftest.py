@@ -1,0 +1,98 @@
+"""Shared fixtures: a small sample landing zone and a warehouse built from it by the real
+CLI (real Dagster run, real DuckDB files), once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+TEST_KEY = "test-pseudonym-key-0123456789abcdef"
+SMALL_SCALE = 0.1
+
+
+@dataclass
+class Project:
+    """An isolated project home: its own landing zone, warehouse and Dagster instance."""
+
+    home: Path
+    landing: Path
+    warehouse: Path
+    pipelines: Path
+    dagster_home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMTETL_", "DAGSTER_"))}
+        env.update(
+            IMTETL_HOME=str(self.home),
+            IMTETL_LANDING=str(self.landing),
+            IMTETL_WAREHOUSE=str(self.warehouse),
+            IMTETL_PIPELINES=str(self.pipelines),
+            IMTETL_PSEUDONYM_KEY=TEST_KEY,
+            DAGSTER_HOME=str(self.dagster_home),
+            PYTHONWARNINGS="ignore",
+        )
+        env.update(extra)
+        return env
+
+    def imtetl(self, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "imtetl.cli", *args],
+            env=self.env(**env),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def make_project(base: Path, landing: Path | None = None) -> Project:
+    """A project home under ``base`` sharing the repo's sql/ and a copy of pipelines/."""
+    home = base / "home"
+    home.mkdir(parents=True)
+    (home / "sql").symlink_to(ROOT / "sql")
+    shutil.copytree(ROOT / "pipelines", home / "pipelines")
+    dagster_home = base / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return Project(
+        home=home,
+        landing=landing or home / "data" / "landing",
+        warehouse=home / "warehouse" / "imt.duckdb",
+        pipelines=home / "pipelines",
+        dagster_home=dagster_home,
+    )
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample exports of all eight schools at a small scale (read-only for tests)."""
+    from imtetl.sample import write_sample
+
+    out = tmp_path_factory.mktemp("landing")
+    write_sample(out, scale=SMALL_SCALE)
+    return out
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Project:
+    """A warehouse built from the small sample by `imtetl build`."""
+    project = make_project(tmp_path_factory.mktemp("built"), landing=small_landing)
+    result = project.imtetl("build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path, small_landing: Path) -> Project:
+    """A fresh project with its own writable copy of the small sample."""
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing, landing)
+    return make_project(tmp_path, landing=landing)

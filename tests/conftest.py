@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 TEST_KEY = "test-pseudonym-key-0123456789abcdef"
-SMALL_SCALE = 0.1
+SMALL_SCALE = 0.15
 
 
 @dataclass

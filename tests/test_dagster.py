@@ -33,7 +33,7 @@ def test_graph_snapshot_and_lineage() -> None:
     assert staging.partitions_def.get_partition_keys() == [
         "ALBI", "ALES", "IMTA", "IMTBS", "IMTNE", "MSE", "TP", "TSP",
     ]  # fmt: skip
-    assert defs.get_job_def("build_warehouse") is not None
+    assert defs.resolve_job_def("build_warehouse") is not None
 
 
 def test_materialize_one_school_in_process(project: Project, monkeypatch) -> None:

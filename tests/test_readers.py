@@ -147,7 +147,9 @@ def test_http_source_fetches_pages_from_a_local_api(
         )
     assert not report.failures
     assert report.rows_loaded == offline.rows_loaded and report.rows_loaded > 0
-    assert any("page=2" in r for r in requests)  # followed the next links
+    pages = list((small_landing / "imtne" / "enrolments").rglob("page-*.json"))
+    assert len(requests) == len(pages) > 5  # one request a page: followed every next link
+    assert any("page=2" in r for r in requests)
     stored = sorted(p.relative_to(landing) for p in landing.rglob("*.json"))
     original = sorted(
         p.relative_to(small_landing)
@@ -192,3 +194,46 @@ def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert settings.warehouse == tmp_path / "w.duckdb"
     assert settings.years == (2022, 2023, 2024)
     assert settings.build_db.parent == tmp_path / ".build"
+
+
+def test_shared_file_rows_of_no_school_are_quarantined_not_lost(
+    tmp_path: Path, small_landing: Path
+) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing / "evry", landing / "evry")
+    path = next((landing / "evry").glob("evry_inscriptions_2024.csv"))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    stray = next(line for line in lines[1:] if line.startswith("TSP,"))
+    path.write_text("".join([*lines, stray.replace("TSP,", "EURECOM,", 1)]), encoding="utf-8")
+    conn = _conn(tmp_path)
+    reports = {
+        school: stage_school_dataset(
+            conn, PIPELINES[school], "enrolment", landing, KEY, pipelines=PIPELINES
+        )
+        for school in ("TSP", "IMTBS")
+    }
+    total = sum(
+        pl.read_csv(p, infer_schema=False).height for p in (landing / "evry").glob("*insc*.csv")
+    )
+    assert sum(r.rows_read for r in reports.values()) == total
+    stray_rows = conn.execute(
+        'SELECT school_code, "column", reason FROM audit.quarantine '
+        "WHERE reason LIKE '%no configured school%'"
+    ).fetchall()
+    assert stray_rows == [
+        ("IMTBS", "ecole", "ecole: row belongs to no configured school: 'EURECOM'")
+    ]
+
+
+def test_real_exports_need_a_pseudonym_key(tmp_path: Path, monkeypatch) -> None:
+    from imtetl.transform.pseudonym import MissingKeyError, load_key
+
+    monkeypatch.delenv("IMTETL_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(MissingKeyError, match="IMTETL_PSEUDONYM_KEY is not set"):
+        load_key(tmp_path / "key", sample=False)
+    with pytest.warns(UserWarning, match="generated a pseudonym key"):
+        first = load_key(tmp_path / "key", sample=True)
+    assert load_key(tmp_path / "key", sample=True) == first  # stable once generated
+    monkeypatch.setenv("IMTETL_PSEUDONYM_KEY", "short")
+    with pytest.raises(MissingKeyError, match="at least 16"):
+        load_key(tmp_path / "key")

@@ -103,6 +103,23 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
         return 2
     _ensure_landing(settings)
+    from imtetl.transform.pseudonym import KEY_ENV, MissingKeyError, load_key
+
+    if not os.environ.get(KEY_ENV):
+        existed = settings.key_file.exists()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                load_key(settings.key_file, sample=settings.landing_is_sample)
+        except MissingKeyError as exc:
+            print(f"imtetl: {exc}", file=sys.stderr)
+            return 2
+        verb = "using" if existed else "generated"
+        print(
+            f"warning: {KEY_ENV} is not set: {verb} the sample's pseudonym key in "
+            f"{settings.key_file} (untracked); set {KEY_ENV} for real data",
+            file=sys.stderr,
+        )
 
     warnings.filterwarnings("ignore")
     from dagster import DagsterEventType
@@ -113,7 +130,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     from imtetl.definitions import defs
 
-    job = defs.get_job_def("build_warehouse")
+    job = defs.resolve_job_def("build_warehouse")
     first, last = (args.school, args.school) if args.school else (schools[0], schools[-1])
     tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
     label = args.school or f"all {len(schools)} schools"

@@ -219,6 +219,27 @@ class SchoolPipeline(_Model):
         return mapping
 
 
+def shared_file_claims(
+    pipelines: dict[str, SchoolPipeline], school: str, dataset: str
+) -> tuple[frozenset[str], bool]:
+    """For a file shared by several schools (a ``filter``): the filter values some school
+    claims, and whether ``school`` answers for the rows no school claims (the first in code
+    order does), so that no row of a shared file goes unaccounted for."""
+    source = pipelines[school].datasets[dataset]
+    if source.filter is None:
+        return frozenset(), False
+    sharing = sorted(
+        code
+        for code, p in pipelines.items()
+        if dataset in p.datasets
+        and p.datasets[dataset].files == source.files
+        and p.datasets[dataset].filter is not None
+        and p.datasets[dataset].filter.column == source.filter.column
+    )
+    claims = frozenset(pipelines[c].datasets[dataset].filter.equals for c in sharing)
+    return claims, sharing[0] == school
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():

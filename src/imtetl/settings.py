@@ -58,6 +58,11 @@ class Settings:
         return self.build_dir / "build.duckdb"
 
     @property
+    def landing_is_sample(self) -> bool:
+        """The default landing zone holds the generated sample, never real exports."""
+        return self.landing == (self.home / "data" / "landing").resolve()
+
+    @property
     def key_file(self) -> Path:
         return self.home / ".imtetl" / "pseudonym_key"
 

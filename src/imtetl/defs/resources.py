@@ -1,6 +1,7 @@
 """The one resource every asset uses: where the landing zone, build database and published
 warehouse are (from the environment, see imtetl.settings), and the pseudonym key."""
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -36,13 +37,23 @@ class WarehouseResource(dg.ConfigurableResource):
         return load_pipelines(self.settings().pipelines)
 
     def pseudonym_key(self) -> bytes:
-        return load_key(self.settings().key_file)
+        settings = self.settings()
+        return load_key(settings.key_file, sample=settings.landing_is_sample)
 
     @contextmanager
     def build_db(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the build database, closed (and so unlocked) on exit."""
-        conn = connect_build_db(self.settings())
-        try:
-            yield conn
-        finally:
-            conn.close()
+        """A connection to the build database, closed (and so unlocked) on exit.
+
+        DuckDB admits one writing process per file. Runs that bypass the run queue (the CLI
+        executes in-process) therefore take an exclusive lock first and wait for it, instead
+        of failing on DuckDB's lock: concurrent runs write one step at a time."""
+        settings = self.settings()
+        settings.build_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.build_dir / "build.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            conn = connect_build_db(settings)
+            try:
+                yield conn
+            finally:
+                conn.close()
+                fcntl.flock(lock, fcntl.LOCK_UN)

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from imtetl.pipeline_config import SchoolPipeline
+from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
 from imtetl.read.base import ROW
 from imtetl.transform.normalise import STAGING_COLUMNS, UNIT, normalise
@@ -109,10 +109,12 @@ def stage_school_dataset(
     *,
     run_id: str | None = None,
     years: tuple[int, ...] = (),
+    pipelines: dict[str, SchoolPipeline] | None = None,
 ) -> LoadReport:
     """Load every unit of one school's dataset into staging; never raises for bad data."""
     school = pipeline.school.code
     fmt = pipeline.format_for(dataset)
+    claims, owns_unclaimed = shared_file_claims(pipelines or {school: pipeline}, school, dataset)
     reports: list[UnitReport] = []
     frames: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame] = []
@@ -149,7 +151,7 @@ def stage_school_dataset(
         raw = None
         try:
             raw = read_unit(unit, fmt)
-            selected = select_columns(pipeline, raw)
+            selected = select_columns(pipeline, raw, claims, owns_unclaimed)
         except SourceError as exc:
             report.status = "failed"
             report.error = str(exc)

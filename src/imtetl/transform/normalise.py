@@ -201,6 +201,13 @@ def normalise(
                 pl.concat_str(pl.lit("unknown value "), _quoted(name),
                               pl.lit(f" (expected one of {', '.join(allowed)})")),
             ))  # fmt: skip
+    if "__unclaimed" in frame.columns:
+        column = pipeline.datasets[dataset].filter.column
+        checks.append(_check(
+            column,
+            pl.col("__unclaimed").is_not_null(),
+            pl.concat_str(pl.lit("row belongs to no configured school: "), _quoted("__unclaimed")),
+        ))  # fmt: skip
     if dataset == "mobility":
         checks.append(_check(
             "end_date",

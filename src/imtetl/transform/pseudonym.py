@@ -23,13 +23,23 @@ class PseudonymKeyWarning(UserWarning):
     pass
 
 
-def load_key(key_file: Path) -> bytes:
-    """The HMAC key: from the environment, else the sample key file (created on first use)."""
+class MissingKeyError(RuntimeError):
+    pass
+
+
+def load_key(key_file: Path, *, sample: bool = True) -> bytes:
+    """The HMAC key: from the environment; for the bundled sample only, from the key file
+    (created on first use, with a warning)."""
     value = os.environ.get(KEY_ENV)
     if value:
         if len(value) < 16:
-            raise ValueError(f"{KEY_ENV} must be at least 16 characters long")
+            raise MissingKeyError(f"{KEY_ENV} must be at least 16 characters long")
         return value.encode()
+    if not sample:
+        raise MissingKeyError(
+            f"{KEY_ENV} is not set: it is required to pseudonymise student ids of real "
+            "exports (only the bundled sample in data/landing may use a generated key)"
+        )
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

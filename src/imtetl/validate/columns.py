@@ -20,10 +20,21 @@ def normalise_label(label: str) -> str:
     return _SPACES.sub(" ", text).strip().casefold()
 
 
-def select_columns(pipeline: SchoolPipeline, raw: RawFrame) -> pl.DataFrame:
+ORPHAN = "__unclaimed"
+
+
+def select_columns(
+    pipeline: SchoolPipeline,
+    raw: RawFrame,
+    claims: frozenset[str] = frozenset(),
+    owns_unclaimed: bool = False,
+) -> pl.DataFrame:
     """The unit's rows for this school, with canonical column names (strings, nulls for
     blanks) and ``__row``; every unmapped column — names, e-mails, birth dates — is dropped
-    here. A missing required column fails the unit with a SourceError naming it."""
+    here. A missing required column fails the unit with a SourceError naming it.
+
+    In a file shared by several schools, rows whose filter value no school claims are kept
+    by the school that ``owns_unclaimed``, marked in ``__unclaimed`` for quarantine."""
     unit = raw.unit
     source = pipeline.datasets[unit.dataset]
     mapping = pipeline.columns_for(unit.dataset, unit.year)
@@ -62,9 +73,18 @@ def select_columns(pipeline: SchoolPipeline, raw: RawFrame) -> pl.DataFrame:
                 column=source.filter.column,
                 rows_read=raw.frame.height,
             )
-        frame = frame.filter(pl.col(header).str.strip_chars() == source.filter.equals)
+        value = pl.col(header).str.strip_chars()
+        ours = value == source.filter.equals
+        if owns_unclaimed:  # rows no school claims are ours to quarantine, never dropped
+            unclaimed = value.is_null() | ~value.is_in(list(claims | {source.filter.equals}))
+            frame = frame.filter(ours | unclaimed).with_columns(
+                pl.when(unclaimed).then(value.fill_null("")).alias(ORPHAN)
+            )
+        else:
+            frame = frame.filter(ours)
     cleaned = [
         pl.col(header).str.strip_chars().replace("", None).alias(canonical)
         for canonical, header in selected.items()
     ]
-    return frame.select(pl.col(ROW), *cleaned)
+    extra = [pl.col(ORPHAN)] if ORPHAN in frame.columns else []
+    return frame.select(pl.col(ROW), *cleaned, *extra)

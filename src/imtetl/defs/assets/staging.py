@@ -50,6 +50,7 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
                     key,
                     run_id=context.run_id,
                     years=settings.years,
+                    pipelines=pipelines,
                 )
                 reports.append(report)
                 context.log.info(

@@ -12,12 +12,12 @@ from tests.conftest import Project
 EXPECTED_KEYS = {
     "landing/enrolment", "landing/tuition", "landing/mobility",
     "staging/enrolment", "staging/tuition", "staging/mobility",
-    "staging/schools", "staging/countries",
-    "core/dim_school", "core/dim_country", "core/dim_programme",
+    "staging/schools", "staging/countries", "staging/regulated_tuition",
+    "core/dim_school", "core/dim_country", "core/dim_programme", "core/regulated_tuition",
     "core/fact_enrolment", "core/fact_tuition_fee", "core/fact_mobility",
     "marts/international_masters_pricing", "marts/foreign_intake",
     "marts/recruitment_routes", "marts/mobility_flows",
-    "published_warehouse",
+    "published_warehouse", "data_docs",
 }  # fmt: skip
 
 
@@ -34,6 +34,26 @@ def test_graph_snapshot_and_lineage() -> None:
         "ALBI", "ALES", "IMTA", "IMTBS", "IMTNE", "MSE", "TP", "TSP",
     ]  # fmt: skip
     assert defs.resolve_job_def("build_warehouse") is not None
+
+
+def test_asset_checks_are_declared() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    for dataset in ("enrolment", "tuition", "mobility"):
+        assert (f"staging/{dataset}", "expectation_suite") in checks
+        assert (f"staging/{dataset}", "source_files_loaded") in checks
+    assert ("staging/tuition", "fees_match_regulation") in checks
+    assert ("core/fact_enrolment", "relationships_and_grain") in checks
+    assert ("core/fact_tuition_fee", "enrolled_programmes_have_fees") in checks
+    assert ("core/fact_mobility", "stays_end_after_start") in checks
+    specs = {
+        (spec.asset_key.to_user_string(), spec.name): spec
+        for assets in defs.assets
+        if isinstance(assets, dg.AssetsDefinition)
+        for spec in assets.check_specs
+    }
+    assert specs[("core/fact_enrolment", "relationships_and_grain")].blocking
+    assert not specs[("core/fact_tuition_fee", "enrolled_programmes_have_fees")].blocking
 
 
 def test_materialize_one_school_in_process(project: Project, monkeypatch) -> None:

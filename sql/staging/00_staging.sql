@@ -103,3 +103,16 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
     reason VARCHAR NOT NULL,
     raw_record VARCHAR                   -- JSON of the mapped source columns, ids pseudonymised
 );
+
+CREATE TABLE IF NOT EXISTS staging.regulated_tuition (
+    school_code VARCHAR NOT NULL,
+    programme_level VARCHAR NOT NULL,
+    first_academic_year INTEGER NOT NULL,
+    last_academic_year INTEGER NOT NULL,
+    fee_category VARCHAR NOT NULL,
+    annual_fee_eur DECIMAL(10, 2) NOT NULL,
+    also_allowed_eur DECIMAL(10, 2),
+    legal_reference VARCHAR NOT NULL,
+    source_url VARCHAR NOT NULL,
+    source_type VARCHAR
+);

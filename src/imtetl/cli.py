@@ -171,6 +171,57 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+#: A reason without the offending value, so that rows of one kind group together.
+_REASON_KIND = r"""regexp_replace(regexp_replace(regexp_replace(reason,
+    ' ''[^'']*''', ' …', 'g'), ' \(first at[^)]*\)', ''), '\d{4}-\d{2}-\d{2}', '…', 'g')"""
+
+
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    """Summarise audit.quarantine of the published warehouse by school, dataset and reason."""
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    settings = Settings.from_env()
+    if not settings.warehouse.exists():
+        print(f"imtetl: no warehouse at {settings.warehouse}: run `imtetl build`", file=sys.stderr)
+        return 2
+    where, params = ("WHERE school_code = ?", [args.school]) if args.school else ("", [])
+    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            f"""SELECT school_code, dataset, "column", {_REASON_KIND} AS kind, count(*) AS n,
+                       count(DISTINCT source_file) AS files,
+                       min(source_file || ' row ' || coalesce(row_number::VARCHAR, '-'))
+                FROM audit.quarantine {where}
+                GROUP BY ALL ORDER BY 1, 2, n DESC, 4""",
+            params,
+        ).fetchall()
+        totals = conn.execute(
+            f"""SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
+                FROM audit.loads WHERE (is_current OR status = 'failed')
+                {"AND school_code = ?" if args.school else ""}""",
+            params,
+        ).fetchone()
+    console = Console()
+    if not rows:
+        console.print(f"No quarantined rows{' for ' + args.school if args.school else ''}.")
+        return 0
+    table = Table(title="Quarantined rows by reason", title_justify="left")
+    for name in ("school", "dataset", "reason", "rows", "files", "first at"):
+        table.add_column(
+            name, justify="right" if name in ("rows", "files") else "left", overflow="fold"
+        )
+    for school, dataset, _column, kind, n, files, first in rows:
+        table.add_row(school, dataset, kind, f"{n:,}", str(files), first)
+    console.print(table)
+    read, loaded, quarantined = (t or 0 for t in totals)
+    console.print(
+        f"{quarantined:,} of {read:,} rows read are quarantined, {loaded:,} loaded. "
+        "Each row's raw record (ids pseudonymised) is in audit.quarantine.raw_record."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imtetl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -182,8 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build", help="load every school and publish the warehouse")
     build.add_argument("--school", help="load only this school (the others keep their rows)")
     build.set_defaults(func=_cmd_build)
+    quarantine = commands.add_parser("quarantine", help="summarise the quarantined rows")
+    quarantine.add_argument("--school", help="only this school")
+    quarantine.set_defaults(func=_cmd_quarantine)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear line, not a traceback (IMTETL_DEBUG=1 shows it)
+        if os.environ.get("IMTETL_DEBUG"):
+            raise
+        print(f"imtetl: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

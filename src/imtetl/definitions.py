@@ -11,8 +11,13 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is
 
 from imtetl.defs.assets.landing import landing_specs
 from imtetl.defs.assets.models import model_assets
-from imtetl.defs.assets.publish import published_warehouse
-from imtetl.defs.assets.staging import staging_assets, staging_countries, staging_schools
+from imtetl.defs.assets.publish import data_docs, published_warehouse
+from imtetl.defs.assets.staging import (
+    staging_assets,
+    staging_countries,
+    staging_regulated_tuition,
+    staging_schools,
+)
 from imtetl.defs.jobs import build_warehouse
 from imtetl.defs.loggers import progress_logger
 from imtetl.defs.resources import WarehouseResource
@@ -23,8 +28,10 @@ defs = dg.Definitions(
         *staging_assets,
         staging_schools,
         staging_countries,
+        staging_regulated_tuition,
         *model_assets,
         published_warehouse,
+        data_docs,
     ],
     jobs=[build_warehouse],
     resources={"warehouse": WarehouseResource()},

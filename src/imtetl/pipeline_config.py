@@ -183,6 +183,9 @@ class SchoolPipeline(_Model):
     datasets: dict[Dataset, DatasetSource]
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     freshness_hours: float | None = Field(None, gt=0, description="export overdue after this")
+    max_quarantine_share: float = Field(
+        0.25, ge=0, le=1, description="above this share of bad rows a dataset is held back"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SchoolPipeline:

@@ -37,6 +37,15 @@ def _years_from_env(value: str | None) -> tuple[int, ...]:
     return tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
 
 
+def _project_folder(home: Path, name: str) -> Path:
+    """A folder of the project (sql, pipelines, reference): in the home, else in this
+    package's source checkout, else inside the installed wheel (``imtetl/_name``)."""
+    for folder in (home / name, Path(__file__).resolve().parents[2] / name):
+        if folder.is_dir():
+            return folder
+    return Path(__file__).parent / f"_{name}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations; build one with :meth:`from_env`."""
@@ -47,6 +56,7 @@ class Settings:
     pipelines: Path
     sql: Path
     years: tuple[int, ...]
+    data_docs_dir: Path | None = None
 
     @property
     def build_dir(self) -> Path:
@@ -56,6 +66,21 @@ class Settings:
     @property
     def build_db(self) -> Path:
         return self.build_dir / "build.duckdb"
+
+    @property
+    def reference(self) -> Path:
+        """Reference data shipped with the project (regulated fees and their sources)."""
+        return _project_folder(self.home, "reference")
+
+    @property
+    def validations_dir(self) -> Path:
+        """GX validation results of the last build, rendered into the Data Docs site."""
+        return self.build_dir / "validations"
+
+    @property
+    def data_docs(self) -> Path:
+        """Where the GX Data Docs site is written (IMTETL_DATA_DOCS)."""
+        return self.data_docs_dir or self.warehouse.parent / "data_docs"
 
     @property
     def landing_is_sample(self) -> bool:
@@ -80,12 +105,8 @@ class Settings:
                 else default
             ).resolve()
 
-        sql = home / "sql"
-        if not sql.is_dir():  # installed as a wheel: SQL and pipelines ship inside the package
-            sql = Path(__file__).parent / "_sql"
-        pipelines_default = home / "pipelines"
-        if not pipelines_default.is_dir():
-            pipelines_default = Path(__file__).parent / "_pipelines"
+        sql = _project_folder(home, "sql")
+        pipelines_default = _project_folder(home, "pipelines")
         return cls(
             home=home,
             landing=path("IMTETL_LANDING", home / "data" / "landing"),
@@ -93,4 +114,7 @@ class Settings:
             pipelines=path("IMTETL_PIPELINES", pipelines_default),
             sql=sql,
             years=_years_from_env(os.environ.get("IMTETL_YEARS")),
+            data_docs_dir=Path(os.environ["IMTETL_DATA_DOCS"]).resolve()
+            if os.environ.get("IMTETL_DATA_DOCS")
+            else None,
         )

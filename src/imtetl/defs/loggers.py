@@ -30,7 +30,8 @@ class _ProgressFormatter(logging.Formatter):
             return f"  ✗ {step.replace('__', '/')}: {message}"
         if event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
-            verdict = "passed" if data.passed else "FAILED"
+            severity = getattr(getattr(data, "severity", None), "value", "ERROR")
+            verdict = "passed" if data.passed else "warning" if severity == "WARN" else "FAILED"
             return f"    check {data.check_name} on {data.asset_key.to_user_string()}: {verdict}"
         return f"    {message}"
 

@@ -31,6 +31,7 @@ class WarehouseResource(dg.ConfigurableResource):
             pipelines=base.pipelines,
             sql=base.sql,
             years=base.years,
+            data_docs_dir=base.data_docs_dir,
         )
 
     def pipelines(self) -> dict[str, SchoolPipeline]:

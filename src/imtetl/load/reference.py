@@ -50,3 +50,14 @@ def _replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -
         raise
     finally:
         conn.unregister("_reference")
+
+
+def write_regulated_tuition(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> int:
+    """The regulated fees (validate.gate.regulated_tuition) as a staging table."""
+    money = pl.Decimal(10, 2)
+    _replace(
+        conn,
+        "staging.regulated_tuition",
+        frame.with_columns(pl.col("annual_fee_eur", "also_allowed_eur").cast(money)),
+    )
+    return frame.height

@@ -10,6 +10,7 @@ import duckdb
 MODEL_FILES: tuple[tuple[str, str], ...] = (
     ("core", "dim_school"),
     ("core", "dim_country"),
+    ("core", "regulated_tuition"),
     ("core", "dim_programme"),
     ("core", "fact_enrolment"),
     ("core", "fact_tuition_fee"),

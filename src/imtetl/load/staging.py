@@ -23,6 +23,7 @@ from imtetl.read.base import ROW
 from imtetl.transform.normalise import STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.validate import select_columns
+from imtetl.validate.gate import GateResult, run_gate
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LoadReport:
     units: list[UnitReport]
     preview: pl.DataFrame | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    gate: GateResult | None = None
 
     @property
     def rows_read(self) -> int:
@@ -110,8 +112,14 @@ def stage_school_dataset(
     run_id: str | None = None,
     years: tuple[int, ...] = (),
     pipelines: dict[str, SchoolPipeline] | None = None,
+    validate: bool = True,
+    regulated: pl.DataFrame | None = None,
 ) -> LoadReport:
-    """Load every unit of one school's dataset into staging; never raises for bad data."""
+    """Load every unit of one school's dataset into staging; never raises for bad data.
+
+    With ``validate``, the dataset's expectation suite gates the rows (see validate.gate):
+    rows failing a row-level expectation are quarantined, and a dataset that breaks the
+    suite is held back whole, its previous rows kept."""
     school = pipeline.school.code
     fmt = pipeline.format_for(dataset)
     claims, owns_unclaimed = shared_file_claims(pipelines or {school: pipeline}, school, dataset)
@@ -165,10 +173,41 @@ def stage_school_dataset(
         frames.append(selected.with_columns(pl.lit(unit.source_file).alias(UNIT)))
 
     loaded = [r for r in reports if r.status == "loaded"]
+    gate = None
     if frames:
         frame = pl.concat(frames, how="diagonal_relaxed")
         result = normalise(frame, dataset, pipeline, key)
         rows, quarantine = result.rows, result.quarantine
+        if validate and rows.height:
+            gate = run_gate(
+                dataset,
+                rows,
+                schools=sorted(pipelines or {school: pipeline}),
+                rows_read=sum(r.rows_read for r in loaded),
+                already_quarantined=quarantine.height,
+                max_quarantine_share=pipeline.max_quarantine_share,
+                regulated=regulated,
+            )
+            rows = gate.rows
+            quarantine = pl.concat([quarantine, gate.quarantine], how="vertical_relaxed")
+            if gate.held_back:
+                reason = "dataset held back: " + "; ".join(gate.held_back)
+                held = rows.select(
+                    pl.col(UNIT),
+                    pl.col(ROW).cast(pl.Int32).alias("row_number"),
+                    pl.lit(None, dtype=pl.String).alias("column"),
+                    pl.lit(reason).alias("reason"),
+                    pl.col("raw_record"),
+                )
+                quarantine = pl.concat([quarantine, held], how="vertical_relaxed")
+                rows = rows.clear()
+                for report in loaded:
+                    report.status = "failed"
+                    report.error = (
+                        f"{school}: {report.source_file}: {dataset} held back by the "
+                        f"expectation suite: {'; '.join(gate.held_back)}. What to do: look "
+                        "at audit.quarantine for this load, fix the export and rebuild"
+                    )
     else:
         rows = pl.DataFrame()
         quarantine = pl.DataFrame()
@@ -179,7 +218,7 @@ def stage_school_dataset(
     if quarantine.height:
         for source_file, count in quarantine.group_by(UNIT).len().iter_rows():
             by_file[source_file].rows_quarantined = count
-    for report in loaded:
+    for report in reports:
         if report.rows_read != report.rows_loaded + report.rows_quarantined:
             raise AssertionError(f"row accounting broken for {school} {report.source_file}")
 
@@ -188,9 +227,9 @@ def stage_school_dataset(
         report.finished_at = now
     _write(conn, school, dataset, reports, units, rows, quarantine, rejected, run_id)
 
-    report = LoadReport(school, dataset, reports)
+    report = LoadReport(school, dataset, reports, gate=gate)
     if rows.height:
-        report.preview = rows.drop(UNIT, ROW).head(10)
+        report.preview = rows.drop(UNIT, ROW, "raw_record").head(10)
     all_q = [q for q in (quarantine, *rejected) if q.height]
     if all_q:
         reasons = pl.concat(all_q).with_columns(

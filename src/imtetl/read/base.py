@@ -32,6 +32,7 @@ class SourceError(Exception):
         row: int | None = None,
         column: str | None = None,
         rows_read: int = 0,
+        hint: str | None = None,
     ) -> None:
         self.school = school
         self.source_file = source_file
@@ -39,6 +40,7 @@ class SourceError(Exception):
         self.row = row
         self.column = column
         self.rows_read = rows_read
+        self.hint = hint
         where = ", ".join(
             part
             for part in (
@@ -47,7 +49,8 @@ class SourceError(Exception):
             )
             if part
         )
-        super().__init__(f"{school}: {source_file}: {message}" + (f" ({where})" if where else ""))
+        text = f"{school}: {source_file}: {message}" + (f" ({where})" if where else "")
+        super().__init__(text + (f". What to do: {hint}" if hint else ""))
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = 
                 unit.school,
                 unit.source_file,
                 f"file is {size_mb:.0f} MB, above the {fmt.max_file_mb:.0f} MB limit",
+                hint="check the export, or raise format.max_file_mb in the school's YAML",
             )
     if fmt.kind == "csv":
         raw = delimited.read(unit, fmt)
@@ -131,5 +135,10 @@ def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = 
     else:
         raw = json_pages.read(unit, fmt)
     if raw.frame.height == 0:
-        raise SourceError(unit.school, unit.source_file, "file has a header but no data rows")
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            "file has a header but no data rows",
+            hint="re-export the file from the school's system (or remove it if the year is empty)",
+        )
     return raw

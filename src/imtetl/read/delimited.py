@@ -19,7 +19,8 @@ def _decode(unit: SourceUnit, data: bytes, encoding: str) -> str:
             unit.school,
             unit.source_file,
             f"not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start} "
-            f"(line {line}); is the file in another encoding?",
+            f"(line {line})",
+            hint=f"re-export the file as {encoding}, or set format.encoding in the school's YAML",
         ) from exc
 
 
@@ -27,7 +28,12 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
     (path,) = unit.paths
     data = path.read_bytes()
     if not data.strip():
-        raise SourceError(unit.school, unit.source_file, "file is empty")
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            "file is empty",
+            hint="re-export the file from the school's system",
+        )
     text = _decode(unit, data, fmt.encoding)
     if fmt.encoding == "utf-8" and text.startswith("\ufeff"):
         text = text[1:]
@@ -45,7 +51,10 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(
-            unit.school, unit.source_file, f"cannot parse as {fmt.kind}: {first}"
+            unit.school,
+            unit.source_file,
+            f"cannot parse as {fmt.kind}: {first}",
+            hint="check the separator and quoting in the school's YAML, or re-export the file",
         ) from exc
     headers = list(frame.columns)
     if len(headers) == 1 and fmt.separator not in text.split("\n", 1)[0]:
@@ -53,6 +62,19 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
             unit.school,
             unit.source_file,
             f"header has no {fmt.separator!r} separator: wrong separator or not a {fmt.kind} file",
+            hint="re-export the file with its usual separator, or fix format.separator",
+        )
+    if not text.endswith(("\n", "\r")) and frame.height and frame[-1, -1] is None:
+        # Exports end with a line break; a last row stopping short of the last column
+        # without one was cut off in transfer.
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            f"file is truncated: its last row ({frame.height}) stops before the last column "
+            "and the file does not end with a line break",
+            row=frame.height,
+            rows_read=frame.height,
+            hint="the transfer was cut off: fetch or re-export the whole file",
         )
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     return RawFrame(unit, frame, headers)

@@ -17,7 +17,12 @@ MAX_UNCOMPRESSED_BYTES = 2_000_000_000
 def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
     (path,) = unit.paths
     if not zipfile.is_zipfile(path):
-        raise SourceError(unit.school, unit.source_file, "not an XLSX workbook (not a zip file)")
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            "not an XLSX workbook (not a zip file: truncated or another format)",
+            hint="re-export the workbook as .xlsx from the school's system",
+        )
     with zipfile.ZipFile(path) as archive:
         inflated = sum(info.file_size for info in archive.infolist())
         if inflated > MAX_UNCOMPRESSED_BYTES:
@@ -27,7 +32,12 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
     try:
         reader = fastexcel.read_excel(path)
     except Exception as exc:  # calamine raises its own error types
-        raise SourceError(unit.school, unit.source_file, f"cannot open workbook: {exc}") from exc
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            f"cannot open workbook: {exc}",
+            hint="open and re-save it as .xlsx, or re-export it",
+        ) from exc
     if fmt.sheet is None:
         raise SourceError(unit.school, unit.source_file, "no sheet configured for this dataset")
     if fmt.sheet not in reader.sheet_names:
@@ -35,13 +45,17 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
             unit.school,
             unit.source_file,
             f"sheet {fmt.sheet!r} not found (sheets: {', '.join(reader.sheet_names)})",
+            hint="fix the sheet name in the export, or format.sheet in the school's YAML",
         )
     try:
         sheet = reader.load_sheet_by_name(fmt.sheet, header_row=fmt.header_row - 1, dtypes="string")
         frame = pl.DataFrame(sheet.to_arrow())
     except Exception as exc:
         raise SourceError(
-            unit.school, unit.source_file, f"cannot read sheet {fmt.sheet!r}: {exc}"
+            unit.school,
+            unit.source_file,
+            f"cannot read sheet {fmt.sheet!r}: {exc}",
+            hint="check the header row (format.header_row) or re-export the workbook",
         ) from exc
     frame = frame.with_columns(pl.all().cast(pl.String))
     # Excel rows: data starts under the header row; __row is the data row number.

@@ -21,18 +21,26 @@ from imtetl.read.base import SourceError
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 
 
-def _get(url: str, timeout: float, school: str, label: str) -> bytes:
+_HINT = (
+    "check that the API is up and its base URL ({env}) is right; the pages already in "
+    "the landing zone were loaded instead"
+)
+
+
+def _get(url: str, timeout: float, school: str, label: str, hint: str) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = response.read(MAX_PAGE_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise SourceError(school, label, f"HTTP {exc.code} from {url}") from exc
+        raise SourceError(school, label, f"HTTP {exc.code} from {url}", hint=hint) from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise SourceError(school, label, f"cannot reach {url}: {reason}") from exc
+        raise SourceError(school, label, f"cannot reach {url}: {reason}", hint=hint) from exc
     if len(data) > MAX_PAGE_BYTES:
-        raise SourceError(school, label, f"page from {url} exceeds {MAX_PAGE_BYTES} bytes")
+        raise SourceError(
+            school, label, f"page from {url} exceeds {MAX_PAGE_BYTES} bytes", hint=hint
+        )
     return data
 
 
@@ -48,6 +56,7 @@ def fetch_http_pages(
     base = os.environ[http.base_url_env].rstrip("/") + "/"
     fmt = pipeline.format_for(dataset)
     school = pipeline.school.code
+    hint = _HINT.format(env=http.base_url_env)
     fetched = []
     for year in years:
         target_first = landing / http.pages.format(year=year, page=1)
@@ -57,15 +66,17 @@ def fetch_http_pages(
         seen = set()
         while url:
             if url in seen or len(pages) >= http.max_pages:
-                raise SourceError(school, label, f"pagination does not end (at {url})")
+                raise SourceError(school, label, f"pagination does not end (at {url})", hint=hint)
             seen.add(url)
-            data = _get(url, http.timeout_s, school, label)
+            data = _get(url, http.timeout_s, school, label, hint)
             try:
                 page = json.loads(data)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise SourceError(school, label, f"{url} did not return JSON: {exc}") from exc
+                raise SourceError(
+                    school, label, f"{url} did not return JSON: {exc}", hint=hint
+                ) from exc
             if not isinstance(page, dict):
-                raise SourceError(school, label, f"{url} did not return a JSON object")
+                raise SourceError(school, label, f"{url} did not return a JSON object", hint=hint)
             pages.append(data)
             nxt = page.get(fmt.next_key)
             url = urllib.parse.urljoin(base, nxt) if nxt else ""

@@ -36,13 +36,17 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
             page = json.loads(path.read_bytes())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SourceError(
-                unit.school, unit.source_file, f"page {name} is not valid JSON: {exc}"
+                unit.school,
+                unit.source_file,
+                f"page {name} is not valid JSON: {exc}",
+                hint="fetch the pages again from the school's API",
             ) from exc
         if not isinstance(page, dict) or not isinstance(page.get(fmt.records_key), list):
             raise SourceError(
                 unit.school,
                 unit.source_file,
                 f"page {name} has no list {fmt.records_key!r} of records",
+                hint="fetch the pages again, or fix format.records_key in the school's YAML",
             )
         for index, record in enumerate(page[fmt.records_key], start=1):
             if not isinstance(record, dict):
@@ -54,7 +58,12 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
                 )
             records.append(_flatten(record))
     if not records:
-        raise SourceError(unit.school, unit.source_file, "no records in any page")
+        raise SourceError(
+            unit.school,
+            unit.source_file,
+            "no records in any page",
+            hint="fetch the pages again from the school's API",
+        )
     columns: dict[str, None] = {}
     for record in records:
         columns.update(dict.fromkeys(record))

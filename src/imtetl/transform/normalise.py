@@ -88,7 +88,7 @@ MIN_YEAR, MAX_YEAR = 1990, 2100
 
 @dataclass
 class Normalised:
-    rows: pl.DataFrame  # staging columns + __source_file, __row
+    rows: pl.DataFrame  # staging columns + __source_file, __row, raw_record
     quarantine: pl.DataFrame  # __source_file, row_number, column, reason, raw_record
 
 
@@ -274,6 +274,7 @@ def normalise(
         pl.col(ROW),
         pl.lit(school).alias("school_code"),
         *[_typed(dataset, c) for c in STAGING_COLUMNS[dataset] if c != "school_code"],
+        pl.col("raw_record"),
     )
     return Normalised(rows=rows, quarantine=quarantine)
 

@@ -61,6 +61,8 @@ def select_columns(
             f"the header has {present}",
             column=missing[0],
             rows_read=raw.frame.height,
+            hint="restore the column in the export, or map its new header in the school's "
+            "YAML (columns, or columns_by_year for one year)",
         )
     frame = raw.frame
     if source.filter is not None:

@@ -5,6 +5,7 @@ import dagster as dg
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load import MODEL_FILES
 from imtetl.publish import publish_release
+from imtetl.publish.data_docs import build_data_docs
 
 
 @dg.asset(
@@ -32,5 +33,29 @@ def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "bytes": release.bytes,
             "publish_seconds": release.seconds,
             "tables": dg.MetadataValue.json(release.tables),
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["data_docs"]),
+    deps=[dg.AssetKey(["published_warehouse"])],
+    group_name="publish",
+    kinds={"great_expectations", "html"},
+    owners=["team:data-engineering"],
+    description="The Great Expectations Data Docs site of the last build (every suite's "
+    "results per school and the core checks), under IMTETL_DATA_DOCS "
+    "(default warehouse/data_docs/).",
+)
+def data_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    index = build_data_docs(settings.validations_dir, settings.data_docs, context.run_id[:8])
+    if index is None:
+        return dg.MaterializeResult(metadata={"pages": 0})
+    return dg.MaterializeResult(
+        metadata={
+            "index": dg.MetadataValue.url(index.as_uri()),
+            "path": dg.MetadataValue.path(str(index)),
+            "pages": len(list(index.parent.rglob("*.html"))),
         }
     )

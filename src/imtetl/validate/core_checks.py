@@ -1,0 +1,87 @@
+"""Whole-warehouse rules on the core facts, run after their SQL models: relationships
+(every fact's programme exists in dim_programme), grains, and the cross-dataset rule that
+every enrolled programme has a fee for its year and its students' fee category."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from imtetl.validate.gx_runner import SuiteResult, run_suite
+from imtetl.validate.suites import core_suite
+
+
+@dataclass(frozen=True)
+class CoreCheck:
+    name: str
+    table: str  # the core table the check guards
+    suite: str  # the suite of validate.suites.core_suite
+    query: str  # the frame the suite runs on
+    index: tuple[str, ...]  # columns that identify a failing row
+    blocking: bool  # a failure stops the marts (readers keep the previous warehouse)
+    description: str
+
+
+CHECKS = (
+    CoreCheck(
+        "relationships_and_grain",
+        "fact_enrolment",
+        "fact_enrolment",
+        "SELECT school_code, student_key, programme_id, academic_year FROM core.fact_enrolment",
+        ("school_code", "programme_id", "academic_year"),
+        True,
+        "Every enrolment's programme is in core.dim_programme; one row per student, "
+        "programme and year.",
+    ),
+    CoreCheck(
+        "enrolled_programmes_have_fees",
+        "fact_tuition_fee",
+        "enrolled_programme_fees",
+        """
+        SELECT e.school_code, e.programme_id, e.academic_year, e.fee_category,
+               count(*) AS students, bool_or(f.programme_id IS NOT NULL) AS has_fee
+        FROM core.fact_enrolment e
+        LEFT JOIN core.fact_tuition_fee f USING (programme_id, academic_year, fee_category)
+        GROUP BY ALL
+        """,
+        ("school_code", "programme_id", "academic_year", "fee_category"),
+        False,
+        "Every programme with enrolled students has a fee for that year and the students' "
+        "fee category (otherwise expected revenue is undercounted). Warning.",
+    ),
+    CoreCheck(
+        "relationships_and_grain",
+        "fact_tuition_fee",
+        "fact_tuition_fee",
+        "SELECT school_code, programme_id, academic_year, fee_category FROM core.fact_tuition_fee",
+        ("school_code", "programme_id", "academic_year", "fee_category"),
+        True,
+        "Every fee's programme is in core.dim_programme; one fee per programme, year and category.",
+    ),
+    CoreCheck(
+        "stays_end_after_start",
+        "fact_mobility",
+        "fact_mobility",
+        "SELECT school_code, student_key, start_date, end_date FROM core.fact_mobility",
+        ("school_code", "student_key", "start_date"),
+        True,
+        "No mobility stay ends before it starts.",
+    ),
+)
+
+
+def checks_for(table: str) -> list[CoreCheck]:
+    return [c for c in CHECKS if c.table == table]
+
+
+def run_core_check(conn: duckdb.DuckDBPyConnection, check: CoreCheck) -> SuiteResult:
+    programme_ids = (
+        [r[0] for r in conn.execute("SELECT programme_id FROM core.dim_programme").fetchall()]
+        if check.suite in ("fact_enrolment", "fact_tuition_fee")
+        else []
+    )
+    frame = conn.execute(check.query).pl()
+    return run_suite(
+        f"core_{check.suite}", core_suite(check.suite, programme_ids), frame, list(check.index)
+    )

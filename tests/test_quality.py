@@ -1,0 +1,260 @@
+"""Data quality: suites as gates, bad files of every kind, regulated fees, Data Docs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from imtetl.definitions import defs
+from imtetl.defs.resources import WarehouseResource
+from imtetl.load.staging import stage_school_dataset
+from imtetl.pipeline_config import load_pipelines
+from imtetl.validate.gate import regulated_tuition
+from tests.api_server import serve_api
+from tests.conftest import ROOT, Project
+
+KEY = b"q" * 32
+PIPELINES = load_pipelines(ROOT / "pipelines")
+REGULATED = regulated_tuition(ROOT / "reference" / "regulated_tuition.csv")
+
+
+def _conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect(str(tmp_path / "build.duckdb"))
+    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    return conn
+
+
+def _query(project: Project, sql: str) -> list[tuple]:
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+# --- each way a file can be bad, one school at a time (fast, no Dagster) -------------------
+
+
+def _break_empty(landing: Path) -> tuple[str, str, str]:
+    path = next((landing / "mse").glob("mse_mobilite_2022-*.csv"))
+    path.write_bytes(b"")
+    return "MSE", "mobility", "file is empty"
+
+
+def _break_truncated(landing: Path) -> tuple[str, str, str]:
+    path = landing / "albi" / "EXPORT_ENROLMENT_2023.tsv"
+    data = path.read_bytes()
+    cut = data.rfind(b"\t", 0, int(len(data) * 0.6))
+    path.write_bytes(data[:cut])
+    return "ALBI", "enrolment", "file is truncated"
+
+
+def _break_encoding(landing: Path) -> tuple[str, str, str]:
+    path = next((landing / "imta").glob("inscriptions_2024-*.csv"))
+    path.write_bytes(path.read_text(encoding="utf-8-sig").encode("cp1252", errors="replace"))
+    return "IMTA", "enrolment", "not valid utf-8-sig"
+
+
+def _break_column(landing: Path) -> tuple[str, str, str]:
+    path = landing / "ales" / "EXPORT_FEES_2022.tsv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    index = lines[0].split("\t").index("FEE_REGIME")
+    kept = ["\t".join(v for i, v in enumerate(line.split("\t")) if i != index) for line in lines]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return "ALES", "tuition", "required column(s) missing: 'FEE_REGIME'"
+
+
+def _break_xlsx(landing: Path) -> tuple[str, str, str]:
+    path = landing / "tp" / "tp_export_2023.xlsx"
+    path.write_bytes(b"PK\x03\x04 this is not really a workbook" * 10)
+    return "TP", "tuition", "not an XLSX workbook"
+
+
+def _break_json(landing: Path) -> tuple[str, str, str]:
+    path = landing / "imtne" / "fees" / "2024" / "page-0001.json"
+    path.write_text('{"results": [ {"academic_year": "2024-2025", ', encoding="utf-8")
+    return "IMTNE", "tuition", "is not valid JSON"
+
+
+BREAKS = [_break_empty, _break_truncated, _break_encoding, _break_column, _break_xlsx, _break_json]
+
+
+@pytest.mark.parametrize("breaker", BREAKS, ids=lambda f: f.__name__[7:])
+def test_each_bad_file_fails_alone_with_a_clear_message(
+    breaker, tmp_path: Path, small_landing: Path
+) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing, landing)
+    school, dataset, message = breaker(landing)
+    conn = _conn(tmp_path)
+    report = stage_school_dataset(
+        conn, PIPELINES[school], dataset, landing, KEY, pipelines=PIPELINES
+    )
+    assert len(report.failures) == 1
+    error = report.failures[0].error
+    assert error.startswith(f"{school}: ") and message in error and "What to do:" in error
+    assert report.rows_loaded > 0  # the school's other files still load
+    for unit in report.units:
+        assert unit.rows_read == unit.rows_loaded + unit.rows_quarantined
+
+
+def test_http_500_fails_the_school_and_keeps_its_pages(
+    tmp_path: Path, small_landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_api(small_landing / "imtne", fail_with=500) as (base_url, _):
+        monkeypatch.setenv("IMTETL_IMTNE_API_URL", base_url)
+        report = stage_school_dataset(
+            _conn(tmp_path), PIPELINES["IMTNE"], "enrolment", small_landing, KEY, years=(2025,)
+        )
+    (failure,) = report.failures
+    assert "HTTP 500" in failure.error and "IMTETL_IMTNE_API_URL" in failure.error
+    assert report.rows_loaded > 0
+
+
+def test_every_kind_of_bad_file_in_one_build(project: Project) -> None:
+    """Six schools broken six ways plus an API answering 500: every failure is reported
+    with its school, file and remedy, no traceback, and everything else is published."""
+    broken = [breaker(project.landing) for breaker in BREAKS]
+    with serve_api(project.landing / "imtne", fail_with=500) as (base_url, _):
+        result = project.imtetl("build", IMTETL_IMTNE_API_URL=base_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for school, _dataset, message in broken:
+        assert f"FAILED {school}" in result.stderr and message in result.stderr
+    assert "HTTP 500" in result.stderr
+    assert "failed schools: ALBI, ALES, IMTA, IMTNE, MSE, TP" in result.stderr
+    assert "published" in result.stderr and "NOT published" not in result.stderr
+    per_school = dict(
+        _query(
+            project,
+            "SELECT school_code, count(DISTINCT academic_year) FROM core.fact_enrolment GROUP BY 1",
+        )
+    )
+    assert len(per_school) == 8
+    assert per_school["TSP"] == per_school["IMTBS"] == per_school["ALES"] == 5
+    # their broken year is out (TP: one workbook a year holds all three datasets)
+    assert per_school["ALBI"] == per_school["IMTA"] == per_school["TP"] == 4
+    broken_identity = _query(
+        project,
+        "SELECT count(*) FROM audit.loads WHERE rows_read <> rows_loaded + rows_quarantined",
+    )
+    assert broken_identity == [(0,)]
+
+
+# --- the suite as a gate -----------------------------------------------------------------
+
+
+def test_school_breaking_the_tuition_suite_is_held_back(project: Project) -> None:
+    # MSE reports its fees in cents: every amount is 100x too high, above the suite's
+    # ceiling, so the whole dataset is held back while the other schools load.
+    for path in (project.landing / "mse").glob("mse_frais_*.csv"):
+        text = path.read_text(encoding="cp1252")
+        path.write_text(text.replace(",00 €", "00,00 €"), encoding="cp1252")
+    result = project.imtetl("build")
+    assert result.returncode == 1
+    assert "FAILED MSE tuition" in result.stderr and "held back" in result.stderr
+    assert "annual_fee_eur" in result.stderr
+    schools = _query(project, "SELECT DISTINCT school_code FROM core.fact_tuition_fee ORDER BY 1")
+    assert ("MSE",) not in schools and len(schools) == 7
+    pricing = _query(
+        project,
+        "SELECT count(*) FROM marts.international_masters_pricing "
+        "WHERE school_code = 'MSE' AND fee_eu_eur IS NOT NULL",
+    )
+    assert pricing == [(0,)]
+    held = _query(
+        project,
+        "SELECT count(*), count(*) FILTER (reason LIKE '%held back%' OR reason LIKE "
+        "'expectation failed%') FROM audit.quarantine WHERE school_code = 'MSE' "
+        "AND dataset = 'tuition'",
+    )
+    read = _query(
+        project,
+        "SELECT sum(rows_read) FROM audit.loads WHERE school_code = 'MSE' AND dataset = 'tuition'",
+    )[0][0]
+    assert held[0][0] == read > 100  # every row kept in quarantine, with its reason
+    assert held[0][1] == read - 5  # all but the five seeded negative fees: held back
+    assert _query(
+        project,
+        "SELECT count(*) FROM audit.loads WHERE rows_read <> rows_loaded + rows_quarantined",
+    ) == [(0,)]
+
+
+def test_fee_departing_from_the_decree_warns_and_does_not_block(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = next((project.landing / "imta").glob("frais_2024-*.csv"))
+    text = path.read_text(encoding="utf-8-sig")
+    assert ";UE;3200,00" in text
+    path.write_text("\ufeff" + text.replace(";UE;3200,00", ";UE;3500,00"), encoding="utf-8")
+    monkeypatch.setenv("IMTETL_PSEUDONYM_KEY", "a-test-key-of-sixteen-chars")
+    resource = WarehouseResource(landing=str(project.landing), warehouse=str(project.warehouse))
+    tuition = next(
+        a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+        and a.key == dg.AssetKey(["staging", "tuition"])
+    )  # fmt: skip
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [tuition], partition_key="IMTA", resources={"warehouse": resource}, instance=instance
+        )
+    assert result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    fees = checks["fees_match_regulation"]
+    assert not fees.passed and fees.severity == dg.AssetCheckSeverity.WARN
+    assert "3500" in str(fees.metadata["deviations"].value)
+    assert checks["expectation_suite"].passed
+    with duckdb.connect(str(project.warehouse.parent / ".build" / "build.duckdb")) as conn:
+        fees_loaded = conn.execute(
+            "SELECT count(*) FROM staging.tuition WHERE annual_fee_eur = 3500"
+        ).fetchone()[0]
+    assert fees_loaded > 0  # loaded all the same
+
+
+def test_suite_failures_carry_counts_and_examples(tmp_path: Path, small_landing: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing / "albi", landing / "albi")
+    path = landing / "albi" / "EXPORT_FEES_2024.tsv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    fee = header.index("ANNUAL_FEE")
+    row = lines[1].split("\t")
+    row[fee] = "990000.00"  # a fee above the ceiling: row-level, quarantined
+    lines[1] = "\t".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    report = stage_school_dataset(
+        _conn(tmp_path), PIPELINES["ALBI"], "tuition", landing, KEY, regulated=REGULATED
+    )
+    summary = report.gate.suite.summary()
+    label = "ExpectColumnValuesToBeBetween(annual_fee_eur)"
+    assert summary[label]["unexpected_count"] == 1
+    assert summary[label]["examples"] == [990000.0]
+    assert not report.gate.held_back
+    assert any("expectation failed" in reason for reason in report.reasons)
+
+
+def test_data_docs_written_and_linked(built: Project) -> None:
+    site = built.warehouse.parent / "data_docs"
+    index = site / "index.html"
+    assert index.exists()
+    pages = {p.parent.parent.parent.name for p in (site / "validations").rglob("*.html")}
+    assert {"staging_enrolment", "staging_tuition", "staging_mobility"} <= pages
+    schools = {p.stem for p in (site / "validations" / "staging_enrolment").rglob("*.html")}
+    assert schools == {"ALBI", "ALES", "IMTA", "IMTBS", "IMTNE", "MSE", "TP", "TSP"}
+
+
+def test_regulated_reference_is_published_with_sources(built: Project) -> None:
+    rows = _query(
+        built,
+        "SELECT programme_level, fee_category, annual_fee_eur, legal_reference, source_url "
+        "FROM core.regulated_tuition WHERE school_code = 'TP' AND 2024 BETWEEN "
+        "first_academic_year AND last_academic_year ORDER BY 1, 2",
+    )
+    assert [(r[0], r[1], float(r[2])) for r in rows] == [
+        ("engineering", "eu", 3200.0),
+        ("engineering", "non_eu", 4850.0),
+    ]
+    assert all(r[3] and r[4].startswith("http") for r in rows)
+    frame = pl.DataFrame(REGULATED)
+    assert frame.filter(pl.col("programme_level") == "msc")["annual_fee_eur"].max() == 9000

@@ -94,10 +94,37 @@ def gx_expectation(expect: Expect):
 def build_suite(name: str, expectations: list[Expect]):
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(name=name)
-    for expect in expectations:
-        suite.add_expectation(gx_expectation(expect))
-    return suite
+    # Passing the list at once: add_expectation() re-serialises the stored suite every time.
+    return gx.ExpectationSuite(name=name, expectations=[gx_expectation(e) for e in expectations])
+
+
+_DEFINITIONS: dict[str, tuple[str, object]] = {}
+
+
+def _validation_definition(name: str, expectations: list[Expect]):
+    """The validation definition of a suite, registered once per process and version."""
+    import great_expectations as gx
+
+    version = json.dumps([(e.type, e.kwargs) for e in expectations], sort_keys=True, default=str)
+    cached = _DEFINITIONS.get(name)
+    if cached and cached[0] == version:
+        return cached[1]
+    context = _context()
+    datasource = context.data_sources.get("frames")
+    try:
+        asset = datasource.get_asset(name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(name)
+    try:
+        batch_definition = asset.get_batch_definition("whole")
+    except (KeyError, LookupError, ValueError):
+        batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(build_suite(name, expectations))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    _DEFINITIONS[name] = (version, definition)
+    return definition
 
 
 def _to_pandas(frame: pl.DataFrame):
@@ -114,22 +141,7 @@ def run_suite(
     index: list[str],
 ) -> SuiteResult:
     """Validate ``frame``; ``index`` columns identify failing rows (e.g. file and row)."""
-    import great_expectations as gx
-
-    context = _context()
-    datasource = context.data_sources.get("frames")
-    try:
-        asset = datasource.get_asset(name)
-    except LookupError:
-        asset = datasource.add_dataframe_asset(name)
-    try:
-        batch_definition = asset.get_batch_definition("whole")
-    except (KeyError, LookupError, ValueError):
-        batch_definition = asset.add_batch_definition_whole_dataframe("whole")
-    suite = context.suites.add_or_update(build_suite(name, expectations))
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
-    )
+    definition = _validation_definition(name, expectations)
     result = definition.run(
         batch_parameters={"dataframe": _to_pandas(frame)},
         result_format={

@@ -10,7 +10,7 @@ from imtetl.defs.resources import WarehouseResource
 from tests.conftest import Project
 
 EXPECTED_KEYS = {
-    "landing/enrolment", "landing/tuition", "landing/mobility",
+    *(f"landing/{s}" for s in ("ALBI", "ALES", "IMTA", "IMTBS", "IMTNE", "MSE", "TP", "TSP")),
     "staging/enrolment", "staging/tuition", "staging/mobility",
     "staging/schools", "staging/countries", "staging/regulated_tuition",
     "core/dim_school", "core/dim_country", "core/dim_programme", "core/regulated_tuition",
@@ -30,9 +30,16 @@ def test_graph_snapshot_and_lineage() -> None:
         upstream = graph.upstream_key_iterator(dg.AssetKey(["marts", mart]))
         assert dg.AssetKey(["staging", "enrolment"]) in set(upstream)
     staging = graph.get(dg.AssetKey(["staging", "enrolment"]))
-    assert staging.partitions_def.get_partition_keys() == [
-        "ALBI", "ALES", "IMTA", "IMTBS", "IMTNE", "MSE", "TP", "TSP",
-    ]  # fmt: skip
+    partitions = staging.partitions_def
+    assert isinstance(partitions, dg.MultiPartitionsDefinition)  # a school × year grid
+    assert [d.name for d in partitions.partitions_defs] == ["school", "year"]
+    assert len(partitions.get_partition_keys()) == 8 * 5
+    assert "MSE|2024" in partitions.get_partition_keys()
+    assert dg.AssetKey(["landing", "MSE"]) in set(
+        graph.upstream_key_iterator(dg.AssetKey(["marts", "foreign_intake"]))
+    )
+    landing = graph.get(dg.AssetKey(["landing", "IMTA"]))
+    assert landing.freshness_policy is not None  # freshness_hours in pipelines/imta.yaml
     assert defs.resolve_job_def("build_warehouse") is not None
 
 
@@ -65,15 +72,16 @@ def test_materialize_one_school_in_process(project: Project, monkeypatch) -> Non
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             staging,
-            partition_key="MSE",
+            partition_key="MSE|2024",
             resources={"warehouse": resource},
             instance=instance,
         )
         assert result.success
         materializations = result.asset_materializations_for_node("staging__enrolment")
+        assert [m.partition for m in materializations] == ["MSE|2024"]
         metadata = materializations[0].metadata
         assert metadata["dagster/row_count"].value > 100
-        assert metadata["rows_quarantined"].value >= 3 * 5  # seeded bad rows, 5 years
+        assert metadata["rows_quarantined"].value == 3  # the seeded bad rows of 2024
         assert "preview" in metadata
         checks = result.get_asset_check_evaluations()
         assert checks and all(c.passed for c in checks)
@@ -83,3 +91,6 @@ def test_materialize_one_school_in_process(project: Project, monkeypatch) -> Non
     with duckdb.connect(str(project.warehouse), read_only=True) as conn:
         schools = conn.execute("SELECT DISTINCT school_code FROM core.fact_enrolment").fetchall()
     assert schools == [("MSE",)]
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        years = conn.execute("SELECT DISTINCT academic_year FROM core.fact_enrolment").fetchall()
+    assert years == [(2024,)]

@@ -25,3 +25,4 @@ COMMENT ON COLUMN audit.quarantine.row_number IS '1-based data row number in the
 COMMENT ON COLUMN audit.quarantine."column" IS 'Canonical column whose value caused the rejection; NULL when the reason concerns the whole row or file.';
 COMMENT ON COLUMN audit.quarantine.reason IS 'Human-readable reason for the rejection, e.g. unknown country, negative fee, missing programme, duplicate student row, end date before start date.';
 COMMENT ON COLUMN audit.quarantine.raw_record IS 'The rejected record as JSON of its mapped source columns, with personal columns (names, e-mails, birth dates, addresses) dropped and student ids pseudonymised.';
+COMMENT ON COLUMN audit.loads.source_year IS 'Academic year (start year) of the source file, from its name: the school x year partition the load belongs to.';

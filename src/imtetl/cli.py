@@ -51,7 +51,7 @@ def dagster_instance(settings: Settings):
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(base), config_dir=str(settings.home)))
 
 
-def _summary(settings: Settings, run_id: str) -> tuple[list[tuple], list[tuple]]:
+def _summary(settings: Settings, run_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
     import duckdb
 
     if not settings.build_db.exists():
@@ -60,13 +60,13 @@ def _summary(settings: Settings, run_id: str) -> tuple[list[tuple], list[tuple]]
         table = conn.execute(
             "SELECT school_code, dataset, count(*) AS files, sum(rows_read), sum(rows_loaded), "
             "sum(rows_quarantined), count(*) FILTER (status = 'failed') "
-            "FROM audit.loads WHERE run_id = ? GROUP BY ALL ORDER BY ALL",
-            [run_id],
+            "FROM audit.loads WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY ALL",
+            [run_ids],
         ).fetchall()
         failures = conn.execute(
             "SELECT school_code, dataset, error FROM audit.loads "
-            "WHERE run_id = ? AND status = 'failed' ORDER BY ALL",
-            [run_id],
+            "WHERE list_contains(?, run_id) AND status = 'failed' ORDER BY ALL",
+            [run_ids],
         ).fetchall()
     return table, failures
 
@@ -122,53 +122,111 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
 
     warnings.filterwarnings("ignore")
-    from dagster import DagsterEventType
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     from imtetl.definitions import defs
+    from imtetl.defs.partitions import school_year_partitions
+    from imtetl.defs.schedules import range_tags
 
-    job = defs.resolve_job_def("build_warehouse")
-    first, last = (args.school, args.school) if args.school else (schools[0], schools[-1])
-    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-    label = args.school or f"all {len(schools)} schools"
+    all_keys = school_year_partitions.get_partition_keys()
+    wanted = [
+        key
+        for key in all_keys
+        if (not args.school or key.split("|")[0] == args.school)
+        and (not args.year or key.split("|")[1] == str(args.year))
+    ]
+    if not wanted:
+        print(f"imtetl: year {args.year} is not among {settings.years}", file=sys.stderr)
+        return 2
+    ranges = _contiguous(all_keys, wanted)
+    label = " ".join(
+        part
+        for part in (args.school or f"all {len(schools)} schools", args.year and str(args.year))
+        if part
+    )
     print(f"Building the warehouse for {label} → {settings.warehouse}", file=sys.stderr)
     started = time.perf_counter()
+    config = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+    results = []
     with dagster_instance(settings) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            tags=tags,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
-        )
-        run_id = result.run_id
+        if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
+            job = defs.resolve_job_def("build_warehouse")
+            results.append(
+                job.execute_in_process(
+                    instance=instance, tags=range_tags(*ranges[0]), raise_on_error=False,
+                    run_config=config,
+                )
+            )  # fmt: skip
+        else:  # separate partitions (one year of every school): load each range, publish once
+            job = defs.resolve_job_def("load_schools")
+            for first, last in ranges:
+                results.append(
+                    job.execute_in_process(
+                        instance=instance, tags=range_tags(first, last), raise_on_error=False,
+                        run_config=config,
+                    )
+                )  # fmt: skip
+        if not _published(results[-1]) and not _step_failures(results):
+            # A school-year failed and was held back, so its run stopped before publishing:
+            # rebuild and publish from staging as it is (the failed rows keep their old state).
+            results.append(
+                defs.resolve_job_def("publish_warehouse").execute_in_process(
+                    instance=instance, raise_on_error=False, run_config=config
+                )
+            )
     elapsed = time.perf_counter() - started
-    table, failures = _summary(settings, run_id)
+    table, failures = _summary(settings, [r.run_id for r in results])
     _print_table(table)
-    step_failures = [
-        event for event in result.all_events if event.event_type == DagsterEventType.STEP_FAILURE
-    ]
     for school, dataset, error in failures:
         print(f"FAILED {school} {dataset}: {error}", file=sys.stderr)
-    for event in step_failures:
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause  # the user code's exception, not Dagster's wrapper
-        message = error.message.strip() if error else "unknown error"
-        print(f"FAILED step {event.step_key}: {message}", file=sys.stderr)
-    status = "published" if result.success and not step_failures else "NOT published"
-    print(
-        f"{status}: {settings.warehouse} (run {run_id[:8]}, {elapsed:.1f}s)",
-        file=sys.stderr,
-    )
-    if failures or not result.success:
+    step_failures = _step_failures(results)
+    for step_key, message in step_failures:
+        print(f"FAILED step {step_key}: {message}", file=sys.stderr)
+    published = _published(results[-1])
+    status = "published" if published else "NOT published"
+    runs = ", ".join(r.run_id[:8] for r in results)
+    print(f"{status}: {settings.warehouse} (runs {runs}, {elapsed:.1f}s)", file=sys.stderr)
+    if failures or step_failures or not published:
         failed = sorted({school for school, _, _ in failures})
         if failed:
             print(f"imtetl: failed schools: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _contiguous(ordered: list[str], wanted: list[str]) -> list[tuple[str, str]]:
+    """Group partition keys into ranges of consecutive keys (one run each)."""
+    position = {key: i for i, key in enumerate(ordered)}
+    ranges: list[list[str]] = []
+    for key in wanted:
+        if ranges and position[key] == position[ranges[-1][1]] + 1:
+            ranges[-1][1] = key
+        else:
+            ranges.append([key, key])
+    return [(first, last) for first, last in ranges]
+
+
+def _published(result) -> bool:
+    from dagster import DagsterEventType
+
+    return any(
+        event.event_type == DagsterEventType.STEP_SUCCESS
+        and event.step_key == "published_warehouse"
+        for event in result.all_events
+    )
+
+
+def _step_failures(results) -> list[tuple[str, str]]:
+    from dagster import DagsterEventType
+
+    failures = []
+    for result in results:
+        for event in result.all_events:
+            if event.event_type != DagsterEventType.STEP_FAILURE:
+                continue
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause  # the user code's exception, not Dagster's wrapper
+            failures.append((event.step_key, error.message.strip() if error else "unknown"))
+    return failures
 
 
 #: A reason without the offending value, so that rows of one kind group together.
@@ -232,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     sample.set_defaults(func=_cmd_sample)
     build = commands.add_parser("build", help="load every school and publish the warehouse")
     build.add_argument("--school", help="load only this school (the others keep their rows)")
+    build.add_argument("--year", type=int, help="load only this academic year (start year)")
     build.set_defaults(func=_cmd_build)
     quarantine = commands.add_parser("quarantine", help="summarise the quarantined rows")
     quarantine.add_argument("--school", help="only this school")

@@ -1,13 +1,6 @@
 """The code location: `dagster dev` from the project root loads this module."""
 
-from __future__ import annotations
-
-import warnings
-
 import dagster as dg
-
-warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta
-# ruff: noqa: E402 - the filter must precede the asset modules' decorators
 
 from imtetl.defs.assets.landing import landing_specs
 from imtetl.defs.assets.models import model_assets
@@ -18,9 +11,11 @@ from imtetl.defs.assets.staging import (
     staging_regulated_tuition,
     staging_schools,
 )
-from imtetl.defs.jobs import build_warehouse
+from imtetl.defs.jobs import build_warehouse, load_schools, publish_warehouse
 from imtetl.defs.loggers import progress_logger
 from imtetl.defs.resources import WarehouseResource
+from imtetl.defs.schedules import http_polls, nightly_build
+from imtetl.defs.sensors import landing_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -33,7 +28,9 @@ defs = dg.Definitions(
         published_warehouse,
         data_docs,
     ],
-    jobs=[build_warehouse],
+    jobs=[build_warehouse, load_schools, publish_warehouse],
+    schedules=[nightly_build, *http_polls],
+    sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource()},
     loggers={"console": progress_logger},
     # One process: a step in its own process costs 2-5 s here, and the build database

@@ -149,6 +149,8 @@ class HttpSource(_Model):
     pages: str = Field(description="landing path of page n; {year} and {page} are filled in")
     timeout_s: float = Field(10, gt=0)
     max_pages: int = Field(10_000, gt=0)
+    retries: int = Field(2, ge=0, le=10, description="retries of a timed-out or 5xx request")
+    poll_cron: str = Field("0 6 * * *", description="when the school's API is polled")
 
     @field_validator("base_url_env")
     @classmethod

@@ -1,7 +1,5 @@
-"""Partitions: one per school, read from the pipelines/*.yaml files. Adding a YAML file adds
-a partition; the UI shows one column per school."""
-
-from __future__ import annotations
+"""Partitions: school × academic year, a grid in the UI. Schools are the pipelines/*.yaml
+files (adding one adds a row), years come from IMTETL_YEARS (default 2021-2025)."""
 
 import dagster as dg
 
@@ -13,4 +11,22 @@ def school_codes() -> list[str]:
     return list(load_pipelines(Settings.from_env().pipelines))
 
 
-school_partitions = dg.StaticPartitionsDefinition(school_codes())
+def academic_years() -> list[str]:
+    return [str(year) for year in Settings.from_env().years]
+
+
+school_year_partitions = dg.MultiPartitionsDefinition(
+    {
+        "school": dg.StaticPartitionsDefinition(school_codes()),
+        "year": dg.StaticPartitionsDefinition(academic_years()),
+    }
+)
+
+
+def school_and_year(partition_key: str) -> tuple[str, int]:
+    keys = school_year_partitions.get_partition_key_from_str(partition_key).keys_by_dimension
+    return keys["school"], int(keys["year"])
+
+
+def partition_key(school: str, year: int) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"school": school, "year": str(year)})

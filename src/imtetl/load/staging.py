@@ -23,7 +23,7 @@ from imtetl.read.base import ROW
 from imtetl.transform.normalise import STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.validate import select_columns
-from imtetl.validate.gate import GateResult, run_gate
+from imtetl.validate.gate import GateInput, GateResult, run_gates
 
 
 @dataclass
@@ -36,6 +36,7 @@ class UnitReport:
     rows_quarantined: int = 0
     status: str = "loaded"
     error: str | None = None
+    year: int | None = None  # the academic year (partition) the unit belongs to
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
     finished_at: datetime | None = None
 
@@ -48,6 +49,11 @@ class LoadReport:
     preview: pl.DataFrame | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     gate: GateResult | None = None
+    year: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.school} {self.year}" if self.year else self.school
 
     @property
     def rows_read(self) -> int:
@@ -102,6 +108,25 @@ def _rejected_file_rows(
     )
 
 
+@dataclass
+class _Prepared:
+    """One partition read and normalised, waiting for the gate."""
+
+    pipeline: SchoolPipeline
+    dataset: str
+    year: int | None
+    reports: list[UnitReport]
+    units: list[SourceUnit]
+    by_file: dict[str, UnitReport]
+    rows: pl.DataFrame
+    quarantine: pl.DataFrame
+    rejected: list[pl.DataFrame]
+
+    @property
+    def loaded(self) -> list[UnitReport]:
+        return [r for r in self.reports if r.status == "loaded"]
+
+
 def stage_school_dataset(
     conn: duckdb.DuckDBPyConnection,
     pipeline: SchoolPipeline,
@@ -114,46 +139,139 @@ def stage_school_dataset(
     pipelines: dict[str, SchoolPipeline] | None = None,
     validate: bool = True,
     regulated: pl.DataFrame | None = None,
+    year: int | None = None,
 ) -> LoadReport:
-    """Load every unit of one school's dataset into staging; never raises for bad data.
+    """Load every unit of one school's dataset (or of one of its years) into staging."""
+    (report,) = stage_partitions(
+        conn,
+        dataset,
+        [(pipeline, year)],
+        landing,
+        key,
+        run_id=run_id,
+        years=years,
+        pipelines=pipelines,
+        validate=validate,
+        regulated=regulated,
+    )
+    return report
 
-    With ``validate``, the dataset's expectation suite gates the rows (see validate.gate):
-    rows failing a row-level expectation are quarantined, and a dataset that breaks the
-    suite is held back whole, its previous rows kept."""
+
+def stage_partitions(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    partitions: list[tuple[SchoolPipeline, int | None]],
+    landing: Path,
+    key: bytes,
+    *,
+    run_id: str | None = None,
+    years: tuple[int, ...] = (),
+    pipelines: dict[str, SchoolPipeline] | None = None,
+    validate: bool = True,
+    regulated: pl.DataFrame | None = None,
+) -> list[LoadReport]:
+    """Load school × year partitions of one dataset into staging; never raises for bad data.
+
+    Each partition is read and normalised on its own; then the dataset's expectation suite
+    gates them all in one validation (see validate.gate): rows failing a row-level
+    expectation are quarantined, and a partition that breaks the suite is held back whole,
+    its previous rows kept. Finally each partition replaces its own rows (a ``None`` year:
+    the whole school) in one transaction; the school's other years are left untouched."""
+    known = pipelines or {p.school.code: p for p, _ in partitions}
+    prepared = []
+    for pipeline, year in partitions:
+        try:
+            prepared.append(
+                _prepare(pipeline, dataset, landing, key, years=years, pipelines=known, year=year)
+            )
+        except Exception as exc:  # a bug in one partition must not stop the others
+            school = pipeline.school.code
+            failure = UnitReport(
+                _new_load_id(),
+                pipeline.datasets[dataset].files,
+                None,
+                status="failed",
+                error=f"{school}: {dataset} {year or ''}: internal error {type(exc).__name__}: "
+                f"{exc}. What to do: report it with the run's logs",
+                year=year,
+            )
+            empty = pl.DataFrame()
+            prepared.append(_Prepared(pipeline, dataset, year, [failure], [], {}, empty, empty, []))
+    gates: list[GateResult | None] = [None] * len(prepared)
+    if validate:
+        gates = run_gates(
+            dataset,
+            [
+                GateInput(
+                    rows=p.rows,
+                    rows_read=sum(r.rows_read for r in p.loaded),
+                    already_quarantined=p.quarantine.height,
+                    max_quarantine_share=p.pipeline.max_quarantine_share,
+                )
+                for p in prepared
+            ],
+            schools=sorted(known),
+            regulated=regulated,
+        )
+    return [_finish(conn, p, gate, run_id) for p, gate in zip(prepared, gates, strict=True)]
+
+
+def _prepare(
+    pipeline: SchoolPipeline,
+    dataset: str,
+    landing: Path,
+    key: bytes,
+    *,
+    years: tuple[int, ...],
+    pipelines: dict[str, SchoolPipeline],
+    year: int | None,
+) -> _Prepared:
     school = pipeline.school.code
     fmt = pipeline.format_for(dataset)
-    claims, owns_unclaimed = shared_file_claims(pipelines or {school: pipeline}, school, dataset)
+    claims, owns_unclaimed = shared_file_claims(pipelines, school, dataset)
     reports: list[UnitReport] = []
     frames: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame] = []
+
+    def failure(source_file: str, error: str) -> UnitReport:
+        return UnitReport(
+            _new_load_id(), source_file, None, status="failed", error=error, year=year
+        )
+
     try:
-        fetch_http_pages(pipeline, dataset, landing, years)
+        fetch_http_pages(pipeline, dataset, landing, (year,) if year else years)
     except SourceError as exc:
         # The API failed: record it, then load what the landing zone already holds.
-        reports.append(
-            UnitReport(_new_load_id(), exc.source_file, None, status="failed", error=str(exc))
-        )
+        reports.append(failure(exc.source_file, str(exc)))
     try:
         units = discover_units(pipeline, dataset, landing)
     except SourceError as exc:
         units = []
-        reports.append(
-            UnitReport(_new_load_id(), exc.source_file, None, status="failed", error=str(exc))
-        )
+        reports.append(failure(exc.source_file, str(exc)))
+    if year is not None:
+        for unit in units:
+            if unit.year is None:
+                reports.append(
+                    failure(
+                        unit.source_file,
+                        f"{school}: {unit.source_file}: the file name carries no academic year. "
+                        "What to do: name exports with their year (e.g. 2024 or 2024-2025)",
+                    )
+                )
+        units = [u for u in units if u.year == year]
     if not units and not reports:
         pattern = pipeline.datasets[dataset].files
+        when = f" for {year}" if year else ""
         reports.append(
-            UnitReport(
-                _new_load_id(),
+            failure(
                 pattern,
-                None,
-                status="failed",
-                error=f"{school}: no {dataset} export matches {pattern!r} in the landing zone",
+                f"{school}: no {dataset} export{when} matches {pattern!r} in the landing zone. "
+                "What to do: check that the school sent it (and the files glob in its YAML)",
             )
         )
     by_file: dict[str, UnitReport] = {}
     for unit in units:
-        report = UnitReport(_new_load_id(), unit.source_file, unit.sha256)
+        report = UnitReport(_new_load_id(), unit.source_file, unit.sha256, year=unit.year)
         reports.append(report)
         by_file[unit.source_file] = report
         raw = None
@@ -172,45 +290,45 @@ def stage_school_dataset(
         report.rows_read = selected.height
         frames.append(selected.with_columns(pl.lit(unit.source_file).alias(UNIT)))
 
-    loaded = [r for r in reports if r.status == "loaded"]
-    gate = None
     if frames:
-        frame = pl.concat(frames, how="diagonal_relaxed")
-        result = normalise(frame, dataset, pipeline, key)
+        result = normalise(pl.concat(frames, how="diagonal_relaxed"), dataset, pipeline, key)
         rows, quarantine = result.rows, result.quarantine
-        if validate and rows.height:
-            gate = run_gate(
-                dataset,
-                rows,
-                schools=sorted(pipelines or {school: pipeline}),
-                rows_read=sum(r.rows_read for r in loaded),
-                already_quarantined=quarantine.height,
-                max_quarantine_share=pipeline.max_quarantine_share,
-                regulated=regulated,
-            )
-            rows = gate.rows
-            quarantine = pl.concat([quarantine, gate.quarantine], how="vertical_relaxed")
-            if gate.held_back:
-                reason = "dataset held back: " + "; ".join(gate.held_back)
-                held = rows.select(
-                    pl.col(UNIT),
-                    pl.col(ROW).cast(pl.Int32).alias("row_number"),
-                    pl.lit(None, dtype=pl.String).alias("column"),
-                    pl.lit(reason).alias("reason"),
-                    pl.col("raw_record"),
-                )
-                quarantine = pl.concat([quarantine, held], how="vertical_relaxed")
-                rows = rows.clear()
-                for report in loaded:
-                    report.status = "failed"
-                    report.error = (
-                        f"{school}: {report.source_file}: {dataset} held back by the "
-                        f"expectation suite: {'; '.join(gate.held_back)}. What to do: look "
-                        "at audit.quarantine for this load, fix the export and rebuild"
-                    )
     else:
-        rows = pl.DataFrame()
-        quarantine = pl.DataFrame()
+        rows, quarantine = pl.DataFrame(), pl.DataFrame()
+    return _Prepared(pipeline, dataset, year, reports, units, by_file, rows, quarantine, rejected)
+
+
+def _finish(
+    conn: duckdb.DuckDBPyConnection,
+    prepared: _Prepared,
+    gate: GateResult | None,
+    run_id: str | None,
+) -> LoadReport:
+    """Apply the gate's verdict to one partition, account for every row and write it."""
+    p = prepared
+    school, dataset, reports, by_file = p.pipeline.school.code, p.dataset, p.reports, p.by_file
+    rows, quarantine = p.rows, p.quarantine
+    if gate is not None and rows.width:
+        rows = gate.rows
+        quarantine = pl.concat([quarantine, gate.quarantine], how="vertical_relaxed")
+        if gate.held_back:
+            reason = "dataset held back: " + "; ".join(gate.held_back)
+            held = rows.select(
+                pl.col(UNIT),
+                pl.col(ROW).cast(pl.Int32).alias("row_number"),
+                pl.lit(None, dtype=pl.String).alias("column"),
+                pl.lit(reason).alias("reason"),
+                pl.col("raw_record"),
+            )
+            quarantine = pl.concat([quarantine, held], how="vertical_relaxed")
+            rows = rows.clear()
+            for report in p.loaded:
+                report.status = "failed"
+                report.error = (
+                    f"{school}: {report.source_file}: {dataset} held back by the "
+                    f"expectation suite: {'; '.join(gate.held_back)}. What to do: look "
+                    "at audit.quarantine for this load, fix the export and rebuild"
+                )
     if rows.height:
         counts = rows.group_by(UNIT).len()
         for source_file, count in counts.iter_rows():
@@ -225,12 +343,12 @@ def stage_school_dataset(
     now = datetime.now(UTC).replace(tzinfo=None)
     for report in reports:
         report.finished_at = now
-    _write(conn, school, dataset, reports, units, rows, quarantine, rejected, run_id)
+    _write(conn, school, dataset, reports, p.units, rows, quarantine, p.rejected, run_id, p.year)
 
-    report = LoadReport(school, dataset, reports, gate=gate)
+    report = LoadReport(school, dataset, reports, gate=gate, year=p.year)
     if rows.height:
         report.preview = rows.drop(UNIT, ROW, "raw_record").head(10)
-    all_q = [q for q in (quarantine, *rejected) if q.height]
+    all_q = [q for q in (quarantine, *p.rejected) if q.height]
     if all_q:
         reasons = pl.concat(all_q).with_columns(
             pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(first at.*$", "")
@@ -249,6 +367,7 @@ def _write(
     quarantine: pl.DataFrame,
     rejected: list[pl.DataFrame],
     run_id: str | None,
+    year: int | None,
 ) -> None:
     load_ids = pl.DataFrame(
         {
@@ -279,10 +398,16 @@ def _write(
                 "status": r.status,
                 "error": r.error,
                 "is_current": r.status == "loaded",
+                "source_year": r.year,
             }
             for r in reports
         ],
-        schema_overrides={"run_id": pl.String, "sha256": pl.String, "error": pl.String},
+        schema_overrides={
+            "run_id": pl.String,
+            "sha256": pl.String,
+            "error": pl.String,
+            "source_year": pl.Int32,
+        },
     )
     q_frames = [q for q in (quarantine, *rejected) if q.height]
     q_all = (
@@ -312,23 +437,30 @@ def _write(
         if rows.height
         else None
     )
+    # What this load replaces: the units it loaded, and the units of its scope (the school,
+    # or the school's year) that are gone from the landing zone. Failed units keep their rows.
     scope = (
         "school_code = $school AND (list_contains($loaded, source_file) "
-        "OR NOT list_contains($present, source_file))"
+        "OR (NOT list_contains($present, source_file) AND ($year IS NULL OR source_file IN "
+        "(SELECT source_file FROM audit.loads WHERE school_code = $school "
+        "AND dataset = $dataset AND source_year = $year))))"
     )
-    params = {"school": school, "loaded": loaded_files, "present": present}
+    params = {
+        "school": school, "loaded": loaded_files, "present": present, "year": year,
+        "dataset": dataset,
+    }  # fmt: skip
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"DELETE FROM staging.{dataset} WHERE {scope}", params)
         conn.execute(
             f"DELETE FROM audit.quarantine WHERE dataset = $dataset AND ({scope} OR load_id IN "
             "(SELECT load_id FROM audit.loads WHERE school_code = $school AND dataset = $dataset"
-            " AND status = 'failed'))",
-            {**params, "dataset": dataset},
+            " AND status = 'failed' AND ($year IS NULL OR source_year = $year)))",
+            params,
         )
         conn.execute(
             f"UPDATE audit.loads SET is_current = false WHERE dataset = $dataset AND {scope}",
-            {**params, "dataset": dataset},
+            params,
         )
         conn.register("_loads", loads.to_arrow())
         conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,16 +28,25 @@ _HINT = (
 )
 
 
-def _get(url: str, timeout: float, school: str, label: str, hint: str) -> bytes:
+def _get(url: str, timeout: float, school: str, label: str, hint: str, retries: int = 0) -> bytes:
+    """GET one page; timeouts, refused connections and 5xx answers are retried with backoff
+    (transient), 4xx answers are not (permanent)."""
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = response.read(MAX_PAGE_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        raise SourceError(school, label, f"HTTP {exc.code} from {url}", hint=hint) from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SourceError(school, label, f"cannot reach {url}: {reason}", hint=hint) from exc
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                data = response.read(MAX_PAGE_BYTES + 1)
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or attempt == retries:
+                raise SourceError(school, label, f"HTTP {exc.code} from {url}", hint=hint) from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            if attempt == retries:
+                reason = getattr(exc, "reason", exc)
+                raise SourceError(
+                    school, label, f"cannot reach {url}: {reason}", hint=hint
+                ) from exc
+        time.sleep(min(0.5 * 2**attempt, 5))
     if len(data) > MAX_PAGE_BYTES:
         raise SourceError(
             school, label, f"page from {url} exceeds {MAX_PAGE_BYTES} bytes", hint=hint
@@ -68,7 +78,7 @@ def fetch_http_pages(
             if url in seen or len(pages) >= http.max_pages:
                 raise SourceError(school, label, f"pagination does not end (at {url})", hint=hint)
             seen.add(url)
-            data = _get(url, http.timeout_s, school, label, hint)
+            data = _get(url, http.timeout_s, school, label, hint, http.retries)
             try:
                 page = json.loads(data)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:

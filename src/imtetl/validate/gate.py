@@ -29,7 +29,7 @@ from imtetl.validate.suites import Expect, staging_suite
 class GateResult:
     rows: pl.DataFrame  # rows that may load
     quarantine: pl.DataFrame  # rows the suite set aside: UNIT, row_number, column, reason, raw
-    suite: SuiteResult | None = None
+    suite: SuiteResult | None = None  # the run of the suite (shared by a run's partitions)
     held_back: list[str] = field(default_factory=list)  # why the dataset is held back
     fees: SuiteResult | None = None  # tuition: comparison with regulated fees
     fee_deviations: pl.DataFrame | None = None
@@ -87,67 +87,47 @@ def _validation_frame(dataset: str, rows: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def run_gate(
+PART = "__partition"
+
+
+@dataclass
+class GateInput:
+    rows: pl.DataFrame  # one partition's normalised rows, with UNIT, ROW and raw_record
+    rows_read: int
+    already_quarantined: int
+    max_quarantine_share: float
+
+
+def run_gates(
     dataset: str,
-    rows: pl.DataFrame,
+    parts: list[GateInput],
     *,
     schools: list[str],
-    rows_read: int,
-    already_quarantined: int,
-    max_quarantine_share: float,
     regulated: pl.DataFrame | None = None,
-) -> GateResult:
-    """Validate one school's normalised rows (with UNIT and ROW columns)."""
-    suite = staging_suite(dataset, schools, sorted(countries()))
-    result = run_suite(f"staging_{dataset}", suite, _validation_frame(dataset, rows), [UNIT, ROW])
-    failing: dict[tuple, list[tuple[Expect, str]]] = {}
-    for outcome in result.failed:
-        if not outcome.expectation.row_level:
-            continue
-        for key in outcome.rows:
-            failing.setdefault(key, []).append((outcome.expectation, outcome.expectation.label))
-    quarantine = pl.DataFrame(
-        schema={UNIT: pl.String, "row_number": pl.Int32, "column": pl.String,
-                "reason": pl.String, "raw_record": pl.String}
-    )  # fmt: skip
-    if failing:
-        keys = pl.DataFrame(
-            {
-                UNIT: [k[0] for k in failing],
-                ROW: [int(k[1]) for k in failing],
-                "column": [v[0][0].column for v in failing.values()],
-                "reason": [
-                    "expectation failed: " + "; ".join(label for _, label in v)
-                    for v in failing.values()
-                ],
-            },
-            schema_overrides={ROW: rows.schema[ROW]},
-        )
-        bad = rows.join(keys, on=[UNIT, ROW], how="inner")
-        quarantine = bad.select(
-            pl.col(UNIT),
-            pl.col(ROW).cast(pl.Int32).alias("row_number"),
-            "column",
-            "reason",
-            "raw_record",
-        )
-        rows = rows.join(keys.select(UNIT, ROW), on=[UNIT, ROW], how="anti")
-    held_back = [
-        f"{o.expectation.label} failed (observed {o.examples[:1]})"
-        for o in result.failed
-        if not o.expectation.row_level
+) -> list[GateResult]:
+    """Validate several partitions' rows in one run of the suite (GX's fixed cost is paid
+    once), then judge each partition on its own."""
+    frames = [
+        part.rows.with_columns(pl.lit(i, dtype=pl.Int32).alias(PART))
+        for i, part in enumerate(parts)
+        if part.rows.height
     ]
-    quarantined = already_quarantined + quarantine.height
-    if rows_read and quarantined / rows_read > max_quarantine_share:
-        worst = sorted(result.failed, key=lambda o: -o.unexpected_count)[:2]
-        because = "; ".join(f"{o.expectation.label}: {o.unexpected_count} rows" for o in worst)
-        held_back.append(
-            f"{quarantined} of {rows_read} rows ({quarantined / rows_read:.0%}) could not be "
-            f"loaded, above the limit of {max_quarantine_share:.0%}: the export looks malformed"
-            + (f" (failing: {because})" if because else "")
-        )
-    gate = GateResult(rows=rows, quarantine=quarantine, suite=result, held_back=held_back)
-    if dataset == "tuition" and rows.height and regulated is not None:
+    results = [GateResult(rows=part.rows, quarantine=_empty_quarantine()) for part in parts]
+    if not frames:
+        return results
+    rows = pl.concat(frames, how="vertical_relaxed")
+    index = [PART, UNIT, ROW]
+    suite = staging_suite(dataset, schools, sorted(countries()))
+    result = run_suite(f"staging_{dataset}", suite, _validation_frame(dataset, rows), index)
+    failing: dict[tuple, list[Expect]] = {}
+    for outcome in result.failed:
+        if outcome.expectation.row_level:
+            for key in outcome.rows:
+                failing.setdefault((int(key[0]), key[1], int(key[2])), []).append(
+                    outcome.expectation
+                )
+    fees = deviations = None
+    if dataset == "tuition" and regulated is not None:
         covered = _with_regulated_fee(rows, regulated)
         if covered.height:
             fees = run_suite(
@@ -159,13 +139,60 @@ def run_gate(
                     )
                 ],
                 covered.drop("raw_record"),
-                [UNIT, ROW],
+                index,
             )
-            gate.fees = fees
-            gate.fee_deviations = covered.filter(
+            deviations = covered.filter(
                 pl.col("annual_fee_eur") != pl.col("regulated_fee_eur")
             ).select(
-                "school_code", "programme_code", "academic_year", "fee_category",
+                PART, "school_code", "programme_code", "academic_year", "fee_category",
                 "annual_fee_eur", "regulated_fee_eur", "legal_reference",
             )  # fmt: skip
-    return gate
+    for i, part in enumerate(parts):
+        gate = results[i]
+        gate.suite, gate.fees = result, fees
+        if deviations is not None:
+            gate.fee_deviations = deviations.filter(pl.col(PART) == i).drop(PART)
+        mine = {k[1:]: v for k, v in failing.items() if k[0] == i}
+        if mine:
+            keys = pl.DataFrame(
+                {
+                    UNIT: [k[0] for k in mine],
+                    ROW: [k[1] for k in mine],
+                    "column": [v[0].column for v in mine.values()],
+                    "reason": [
+                        "expectation failed: " + "; ".join(e.label for e in v)
+                        for v in mine.values()
+                    ],
+                },
+                schema_overrides={ROW: part.rows.schema[ROW]},
+            )
+            bad = part.rows.join(keys, on=[UNIT, ROW], how="inner")
+            gate.quarantine = bad.select(
+                pl.col(UNIT),
+                pl.col(ROW).cast(pl.Int32).alias("row_number"),
+                "column",
+                "reason",
+                "raw_record",
+            )
+            gate.rows = part.rows.join(keys.select(UNIT, ROW), on=[UNIT, ROW], how="anti")
+        quarantined = part.already_quarantined + gate.quarantine.height
+        if part.rows_read and quarantined / part.rows_read > part.max_quarantine_share:
+            counts: dict[str, int] = {}
+            for expectations in mine.values():
+                for expect in expectations:
+                    counts[expect.label] = counts.get(expect.label, 0) + 1
+            worst = sorted(counts.items(), key=lambda item: -item[1])[:2]
+            because = "; ".join(f"{label}: {n} rows" for label, n in worst)
+            gate.held_back.append(
+                f"{quarantined} of {part.rows_read} rows ({quarantined / part.rows_read:.0%}) "
+                f"could not be loaded, above the limit of {part.max_quarantine_share:.0%}: "
+                "the export looks malformed" + (f" (failing: {because})" if because else "")
+            )
+    return results
+
+
+def _empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={UNIT: pl.String, "row_number": pl.Int32, "column": pl.String,
+                "reason": pl.String, "raw_record": pl.String}
+    )  # fmt: skip

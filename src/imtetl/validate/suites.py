@@ -67,7 +67,6 @@ def staging_suite(dataset: str, schools: list[str], countries: list[str]) -> lis
             {"column": "academic_year", "min_value": YEARS[0], "max_value": YEARS[1]},
             column="academic_year",
         ),
-        Expect("ExpectTableRowCountToBeBetween", {"min_value": 1}, row_level=False),
     ]
     if dataset == "enrolment":
         return [

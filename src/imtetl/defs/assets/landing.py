@@ -1,26 +1,37 @@
-"""The school exports themselves, as external assets: the start of every lineage line."""
+"""The school exports in the landing zone, one external asset per school: the start of every
+lineage line. The landing sensor records a materialization when a school's exports change
+(by content), and each school's freshness policy (``freshness_hours`` in its YAML) turns the
+asset stale in the UI when its exports are overdue."""
+
+from datetime import timedelta
 
 import dagster as dg
 
-from imtetl.defs.partitions import school_partitions
-from imtetl.pipeline_config import DATASETS
+from imtetl.pipeline_config import load_pipelines
+from imtetl.settings import Settings
 
-DESCRIPTIONS = {
-    "enrolment": "Enrolment exports of each school: one row per student, programme and year, "
-    "in the school's own format (pipelines/<school>.yaml says where and how).",
-    "tuition": "Fee grids of each school: one row per programme, year and fee category.",
-    "mobility": "Mobility exports of each school: one row per incoming or outgoing stay.",
-}
 
-landing_specs = [
-    dg.AssetSpec(
-        key=dg.AssetKey(["landing", dataset]),
-        description=DESCRIPTIONS[dataset],
+def landing_key(school: str) -> dg.AssetKey:
+    return dg.AssetKey(["landing", school])
+
+
+def _spec(pipeline) -> dg.AssetSpec:
+    school = pipeline.school
+    kinds = {pipeline.format_for(d).kind.replace("json_pages", "json") for d in pipeline.datasets}
+    where = ", ".join(f"{d}: {s.files}" for d, s in pipeline.datasets.items())
+    return dg.AssetSpec(
+        key=landing_key(school.code),
+        description=f"The exports of {school.name} in the landing zone ({where}).",
         group_name="landing",
-        partitions_def=school_partitions,
-        kinds={"csv", "xlsx", "json"},
+        kinds=kinds,
         owners=["team:data-engineering"],
-        metadata={"dagster/uri": "data/landing/ (IMTETL_LANDING)"},
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=pipeline.freshness_hours)
+        )
+        if pipeline.freshness_hours
+        else None,
+        metadata={"pipeline": f"pipelines/{school.code.lower()}.yaml"},
     )
-    for dataset in DATASETS
-]
+
+
+landing_specs = [_spec(p) for p in load_pipelines(Settings.from_env().pipelines).values()]

@@ -1,16 +1,21 @@
 """Staging assets: each school's export read, validated, normalised and loaded into the
-build database, with its bad rows quarantined. Partitioned by school."""
+build database, with its bad rows quarantined. Partitioned by school × academic year."""
 
 import dagster as dg
 import polars as pl
 
-from imtetl.defs.partitions import school_partitions
+from imtetl.defs.assets.landing import landing_key
+from imtetl.defs.partitions import school_and_year, school_codes, school_year_partitions
 from imtetl.defs.resources import WarehouseResource
-from imtetl.load import LoadReport, stage_school_dataset
+from imtetl.load import LoadReport
 from imtetl.load.reference import write_countries, write_regulated_tuition, write_schools
+from imtetl.load.staging import stage_partitions
 from imtetl.pipeline_config import DATASETS
 from imtetl.validate.gate import regulated_tuition
 from imtetl.validate.gx_runner import save_result
+
+#: Transient failures (a lock held a little too long, an API timing out) are retried.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 FILES_LOADED = "source_files_loaded"
 SUITE = "expectation_suite"
@@ -47,10 +52,10 @@ def _check_specs(dataset: str) -> list[dg.AssetCheckSpec]:
 
 
 def _suite_check(reports: list[LoadReport]) -> dg.AssetCheckResult:
-    held = {r.school: r.gate.held_back for r in reports if r.gate and r.gate.held_back}
-    summary = {r.school: r.gate.suite.summary() for r in reports if r.gate and r.gate.suite}
+    held = {r.label: r.gate.held_back for r in reports if r.gate and r.gate.held_back}
+    suites = [r.gate.suite for r in reports if r.gate and r.gate.suite]
     caught = {
-        r.school: r.gate.quarantine.height for r in reports if r.gate and r.gate.quarantine.height
+        r.label: r.gate.quarantine.height for r in reports if r.gate and r.gate.quarantine.height
     }
     return dg.AssetCheckResult(
         check_name=SUITE,
@@ -60,11 +65,9 @@ def _suite_check(reports: list[LoadReport]) -> dg.AssetCheckResult:
         or "every school's rows meet the suite",
         metadata={
             "schools_held_back": dg.MetadataValue.json(held),
-            "failing_expectations": dg.MetadataValue.json(
-                {school: failing for school, failing in summary.items() if failing}
-            ),
+            "failing_expectations": dg.MetadataValue.json(suites[0].summary() if suites else {}),
             "rows_quarantined_by_suite": dg.MetadataValue.json(caught),
-            "schools_validated": len(summary),
+            "partitions_validated": len(suites),
         },
     )
 
@@ -89,92 +92,125 @@ def _fees_check(reports: list[LoadReport]) -> dg.AssetCheckResult:
             "deviations": dg.MetadataValue.md(
                 table.head(20).to_pandas().to_markdown(index=False) if table is not None else "none"
             ),
-            "fees_compared": sum(r.gate.fees.outcomes[0].unexpected_count >= 0
-                                 for r in reports if r.gate and r.gate.fees),
+            "partitions_compared": sum(1 for r in reports if r.gate and r.gate.fees),
         },
     )  # fmt: skip
 
 
+def _range_label(partitions: list[tuple[str, int]]) -> str:
+    first, last = partitions[0], partitions[-1]
+    label = f"{first[0]}-{first[1]}"
+    return label if first == last else f"{label}_to_{last[0]}-{last[1]}"
+
+
+def _partition_metadata(report: LoadReport) -> dict:
+    return {
+        "dagster/row_count": report.rows_loaded,
+        "rows_read": report.rows_read,
+        "rows_quarantined": report.rows_quarantined,
+        "files": len(report.units),
+        "files_failed": len(report.failures),
+    }
+
+
 def _staging_asset(dataset: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["staging", dataset])
+
     @dg.asset(
-        key=dg.AssetKey(["staging", dataset]),
-        deps=[dg.AssetKey(["landing", dataset])],
+        key=key,
+        deps=[landing_key(school) for school in school_codes()],
         group_name="staging",
-        partitions_def=school_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        kinds={"polars", "duckdb"},
+        partitions_def=school_year_partitions,
+        output_required=False,
+        kinds={"polars", "duckdb", "great_expectations"},
         owners=["team:data-engineering"],
+        tags={"imtetl/dataset": dataset},
         pool="warehouse",
+        retry_policy=TRANSIENT_RETRY,
         description=(
-            f"The {dataset} export of one school read in its own format, its columns mapped "
-            "by pipelines/<school>.yaml, values normalised to the contract's codes and student "
-            "ids pseudonymised; rows that cannot be normalised go to audit.quarantine."
+            f"The {dataset} exports of one school and academic year, read in the school's own "
+            "format, columns mapped by pipelines/<school>.yaml, values normalised to the "
+            "contract's codes, student ids pseudonymised, then gated by the Great Expectations "
+            f"suite staging_{dataset}. Rows that cannot be loaded go to audit.quarantine with "
+            "their reason. A rerun replaces exactly that school-year's rows."
         ),
         check_specs=_check_specs(dataset),
     )
     def staging_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
         pipelines = warehouse.pipelines()
-        key = warehouse.pseudonym_key()
+        pseudonym_key = warehouse.pseudonym_key()
         regulated = (
             regulated_tuition(settings.reference / "regulated_tuition.csv")
             if dataset == "tuition"
             else None
         )
-        reports = []
+        partitions = [school_and_year(p) for p in context.partition_keys]
         with warehouse.build_db() as conn:
-            for school in context.partition_keys:
-                report = stage_school_dataset(
-                    conn,
-                    pipelines[school],
-                    dataset,
-                    settings.landing,
-                    key,
-                    run_id=context.run_id,
-                    years=settings.years,
-                    pipelines=pipelines,
-                    regulated=regulated,
-                )
-                reports.append(report)
-                if report.gate is not None and report.gate.suite is not None:
-                    save_result(report.gate.suite, settings.validations_dir, school)
-                if report.gate is not None and report.gate.fees is not None:
-                    save_result(report.gate.fees, settings.validations_dir, school)
-                context.log.info(
-                    f"{school} {dataset}: read {report.rows_read}, loaded {report.rows_loaded}, "
-                    f"quarantined {report.rows_quarantined}"
-                    + "".join(f"\n  FAILED {u.error}" for u in report.failures)
-                )
-        failures = [f"{u.error}" for r in reports for u in r.failures]
-        metadata = {
-            "dagster/row_count": sum(r.rows_loaded for r in reports),
-            "rows_read": sum(r.rows_read for r in reports),
-            "rows_quarantined": sum(r.rows_quarantined for r in reports),
-            "files": sum(len(r.units) for r in reports),
-            "files_failed": len(failures),
-            "quarantine_reasons": {
-                reason: count for r in reports for reason, count in r.reasons.items()
-            },
-        }
-        previews = [r.preview for r in reports if r.preview is not None]
-        if previews:
-            metadata["preview"] = dg.MetadataValue.md(
-                previews[0].head(5).to_pandas().to_markdown(index=False)
+            reports = stage_partitions(
+                conn,
+                dataset,
+                [(pipelines[school], year) for school, year in partitions],
+                settings.landing,
+                pseudonym_key,
+                run_id=context.run_id,
+                years=settings.years,
+                pipelines=pipelines,
+                regulated=regulated,
             )
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                _suite_check(reports),
-                *([_fees_check(reports)] if dataset == "tuition" else []),
-                dg.AssetCheckResult(
-                    check_name=FILES_LOADED,
-                    passed=not failures,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={"failures": dg.MetadataValue.json(failures[:50])},
-                    description="; ".join(failures)[:2000] if failures else "all files loaded",
-                ),
-            ],
-        )
+        # partitions that loaded without any failure
+        done = {
+            p: r for p, r in zip(context.partition_keys, reports, strict=True) if not r.failures
+        }
+        for (school, year), report in zip(partitions, reports, strict=True):
+            context.log.info(
+                f"{school} {year} {dataset}: read {report.rows_read}, loaded "
+                f"{report.rows_loaded}, quarantined {report.rows_quarantined}"
+                + "".join(f"\n  FAILED {u.error}" for u in report.failures)
+            )
+        gates = [r.gate for r in reports if r.gate is not None]
+        label = _range_label(partitions)
+        if gates and gates[0].suite is not None:
+            save_result(gates[0].suite, settings.validations_dir, label)
+        if gates and gates[0].fees is not None:
+            save_result(gates[0].fees, settings.validations_dir, label)
+        failures = [f"{u.error}" for r in reports for u in r.failures]
+        check_results = [
+            _suite_check(reports),
+            *([_fees_check(reports)] if dataset == "tuition" else []),
+            dg.AssetCheckResult(
+                check_name=FILES_LOADED,
+                passed=not failures,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"failures": dg.MetadataValue.json(failures[:50])},
+                description="; ".join(failures)[:2000] if failures else "all files loaded",
+            ),
+        ]
+        if len(done) == len(context.partition_keys):
+            # Every partition loaded: one result for the run (and downstream assets follow).
+            metadata = {
+                "dagster/row_count": sum(r.rows_loaded for r in reports),
+                "rows_read": sum(r.rows_read for r in reports),
+                "rows_quarantined": sum(r.rows_quarantined for r in reports),
+                "files": sum(len(r.units) for r in reports),
+                "quarantine_reasons": {
+                    reason: count for r in reports for reason, count in r.reasons.items()
+                },
+            }
+            previews = [r.preview for r in reports if r.preview is not None]
+            if previews:
+                metadata["preview"] = dg.MetadataValue.md(
+                    previews[0].head(5).to_pandas().to_markdown(index=False)
+                )
+            yield dg.MaterializeResult(metadata=metadata, check_results=check_results)
+            return
+        # Some partitions failed: only the others are recorded as materialized, so the UI
+        # shows exactly which school-years are behind (their previous rows stay published).
+        for partition, report in done.items():
+            yield dg.AssetMaterialization(
+                asset_key=key, partition=partition, metadata=_partition_metadata(report)
+            )
+        yield from check_results
 
     return staging_asset
 

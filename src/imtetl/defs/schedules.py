@@ -1,0 +1,55 @@
+"""Schedules: the nightly build of the whole graph, and a poll of each school whose exports
+come from an HTTP API (IMT Nord Europe), at the hour set in its YAML."""
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from imtetl.defs.jobs import build_warehouse
+from imtetl.defs.partitions import partition_key, school_year_partitions
+from imtetl.pipeline_config import load_pipelines
+from imtetl.settings import Settings
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run load every partition from ``first`` to ``last``."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+@dg.schedule(
+    job=build_warehouse,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Europe/Paris",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every night at 02:00 (Paris): every school and year in one run, then publish.",
+)
+def nightly_build(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    keys = school_year_partitions.get_partition_keys()
+    return dg.RunRequest(tags={**range_tags(keys[0], keys[-1]), "imtetl/trigger": "nightly"})
+
+
+def _poll_schedule(school: str, cron: str) -> dg.ScheduleDefinition:
+    years = Settings.from_env().years
+
+    @dg.schedule(
+        name=f"poll_{school.lower()}_api",
+        job=build_warehouse,
+        cron_schedule=cron,
+        execution_timezone="Europe/Paris",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Fetches {school}'s API pages for every year, then loads and publishes.",
+    )
+    def poll(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        first, last = partition_key(school, years[0]), partition_key(school, years[-1])
+        return dg.RunRequest(tags={**range_tags(str(first), str(last)), "imtetl/trigger": "poll"})
+
+    return poll
+
+
+http_polls = [
+    _poll_schedule(code, next(s.http.poll_cron for s in p.datasets.values() if s.http))
+    for code, p in load_pipelines(Settings.from_env().pipelines).items()
+    if any(s.http for s in p.datasets.values())
+]

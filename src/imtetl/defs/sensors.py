@@ -1,0 +1,93 @@
+"""The landing sensor: a new or changed export requests a run of exactly its school × year.
+
+A file counts as changed when its content hash differs from the hash of the load the
+published warehouse holds for it (``audit.loads``), so touching a file does nothing and a
+failed file is retried only when a new version arrives. Hashes are cached in the cursor by
+(mtime, size) so unchanged files are not read again; each partition's digest is remembered
+too, and used as the run key, so the same files never trigger twice."""
+
+import hashlib
+import json
+from collections import defaultdict
+
+import dagster as dg
+import duckdb
+
+from imtetl.defs.assets.landing import landing_key
+from imtetl.defs.jobs import build_warehouse
+from imtetl.defs.partitions import partition_key
+from imtetl.defs.resources import WarehouseResource
+from imtetl.read import discover_units
+from imtetl.read.base import SourceError
+
+
+def _published_hashes(warehouse_path) -> dict[tuple[str, str, str], str]:
+    """(school, dataset, source_file) -> sha256 of the load the warehouse holds now."""
+    if not warehouse_path.exists():
+        return {}
+    try:
+        with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+            rows = conn.execute(
+                "SELECT school_code, dataset, source_file, sha256 FROM audit.loads WHERE is_current"
+            ).fetchall()
+    except duckdb.Error:
+        return {}
+    return {(s, d, f): h for s, d, f, h in rows}
+
+
+@dg.sensor(
+    job=build_warehouse,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Watches the landing zone; a new or changed export (by content hash) requests "
+    "a run of exactly its school and academic year.",
+)
+def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    file_cache: dict[str, list] = cursor.get("files", {})
+    requested: dict[str, str] = cursor.get("partitions", {})
+    published = _published_hashes(settings.warehouse)
+    changed: dict[tuple[str, int], list[str]] = defaultdict(list)
+    seen_files: dict[str, list] = {}
+    for school, pipeline in warehouse.pipelines().items():
+        for dataset in pipeline.datasets:
+            try:
+                units = discover_units(pipeline, dataset, settings.landing)
+            except SourceError as exc:
+                context.log.warning(str(exc))
+                continue
+            for unit in units:
+                if unit.year is None or unit.year not in settings.years:
+                    continue
+                stats = [(p.stat().st_mtime_ns, p.stat().st_size) for p in unit.paths]
+                cached = file_cache.get(unit.source_file)
+                digest = cached[1] if cached and cached[0] == stats else unit.sha256
+                seen_files[unit.source_file] = [stats, digest]
+                if published.get((school, dataset, unit.source_file)) != digest:
+                    changed[(school, unit.year)].append(f"{dataset}:{unit.source_file}:{digest}")
+    requests, events = [], []
+    for (school, year), entries in sorted(changed.items()):
+        key = f"{school}|{year}"
+        digest = hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()[:20]
+        if requested.get(key) == digest:
+            continue  # already asked for these very files
+        requested[key] = digest
+        requests.append(
+            dg.RunRequest(
+                run_key=f"landing:{key}:{digest}",
+                partition_key=partition_key(school, year),
+                tags={"imtetl/trigger": "landing_sensor"},
+            )
+        )
+        events.append(
+            dg.AssetMaterialization(
+                asset_key=landing_key(school),
+                description=f"new or changed exports for {year}",
+                metadata={"files": dg.MetadataValue.json(sorted(entries))},
+            )
+        )
+    new_cursor = json.dumps({"files": seen_files, "partitions": requested}, sort_keys=True)
+    if not requests:
+        return dg.SensorResult(skip_reason="no new or changed export", cursor=new_cursor)
+    return dg.SensorResult(run_requests=requests, asset_events=events, cursor=new_cursor)

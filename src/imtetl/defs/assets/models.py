@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load import MODEL_FILES, run_model
 from imtetl.validate.core_checks import checks_for, run_core_check
@@ -39,6 +40,7 @@ def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "sql"},
         owners=["team:data-engineering"],
         pool="warehouse",
+        retry_policy=TRANSIENT_RETRY,
         description=f"{schema}.{table}, built by sql/{schema}/{table}.sql (see its comments).",
         check_specs=[
             dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=c.blocking)

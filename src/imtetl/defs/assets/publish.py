@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load import MODEL_FILES
 from imtetl.publish import publish_release
@@ -13,6 +14,7 @@ from imtetl.publish.data_docs import build_data_docs
     deps=[dg.AssetKey([schema, table]) for schema, table in MODEL_FILES],
     group_name="publish",
     kinds={"duckdb"},
+    retry_policy=TRANSIENT_RETRY,
     owners=["team:data-engineering"],
     pool="warehouse",
     description="Copies core, marts and audit into a new DuckDB file and renames it over "

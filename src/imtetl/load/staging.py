@@ -291,7 +291,8 @@ def _prepare(
         frames.append(selected.with_columns(pl.lit(unit.source_file).alias(UNIT)))
 
     if frames:
-        result = normalise(pl.concat(frames, how="diagonal_relaxed"), dataset, pipeline, key)
+        frame = pl.concat(frames, how="diagonal_relaxed")
+        result = normalise(frame, dataset, pipeline, key, expected_year=year)
         rows, quarantine = result.rows, result.quarantine
     else:
         rows, quarantine = pl.DataFrame(), pl.DataFrame()

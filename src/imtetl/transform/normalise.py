@@ -106,6 +106,7 @@ def normalise(
     dataset: str,
     pipeline: SchoolPipeline,
     key: bytes,
+    expected_year: int | None = None,
 ) -> Normalised:
     """``frame`` holds canonical string columns, ``__row`` and ``__source_file``."""
     school = pipeline.school.code
@@ -201,6 +202,13 @@ def normalise(
                 pl.concat_str(pl.lit("unknown value "), _quoted(name),
                               pl.lit(f" (expected one of {', '.join(allowed)})")),
             ))  # fmt: skip
+    if expected_year is not None:  # a row of another year would land in the wrong partition
+        checks.append(_check(
+            "academic_year",
+            pl.col("__academic_year") != expected_year,
+            pl.concat_str(pl.lit("year "), _quoted("academic_year"),
+                          pl.lit(f" in a file of academic year {expected_year}")),
+        ))  # fmt: skip
     if "__unclaimed" in frame.columns:
         column = pipeline.datasets[dataset].filter.column
         checks.append(_check(

@@ -1,0 +1,192 @@
+"""The BI surface: masked `bi` views, read-only clients, and readers during a publish."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pytest
+
+from tests.conftest import Project
+
+COUNTS = {
+    "international_masters_pricing": ["enrolled", "enrolled_non_eu", "new_entrants_non_eu"],
+    "foreign_intake": ["new_entrants", "international_mobility_entrants", "new_entrants_prev_year"],
+    "recruitment_routes": ["new_entrants"],
+    "mobility_flows": ["stays", "students"],
+}
+#: Columns derived from the counts: masked with them.
+DERIVED = {
+    "international_masters_pricing": ["expected_fee_revenue_eur"],
+    "foreign_intake": ["share_of_new_entrants"],
+    "recruitment_routes": ["share_of_new_entrants"],
+    "mobility_flows": ["total_months", "avg_duration_months"],
+}
+#: Differences of two counts of one row that count people too.
+IMPLIED = {
+    "international_masters_pricing": [
+        ("enrolled", "enrolled_non_eu"),
+        ("enrolled_non_eu", "new_entrants_non_eu"),
+    ],
+    "foreign_intake": [("new_entrants", "international_mobility_entrants")],
+}
+
+
+def test_no_count_from_1_to_10_is_visible_in_bi(built: Project) -> None:
+    with duckdb.connect(str(built.warehouse), read_only=True) as conn:
+        for view, counts in COUNTS.items():
+            total, masked = conn.execute(
+                f"SELECT count(*), count(*) FILTER (masked) FROM bi.{view}"
+            ).fetchone()
+            marts = conn.execute(f"SELECT count(*) FROM marts.{view}").fetchone()[0]
+            assert total == marts > 0 and masked > 0, view  # same rows, some masked
+            small = " OR ".join(f"{c} BETWEEN 1 AND 10" for c in counts)
+            assert conn.execute(f"SELECT count(*) FROM bi.{view} WHERE {small}").fetchone() == (
+                0,
+            ), view
+            for a, b in IMPLIED.get(view, []):
+                leaked = conn.execute(
+                    f"SELECT count(*) FROM bi.{view} WHERE {a} - {b} BETWEEN 1 AND 10"
+                ).fetchone()[0]
+                assert leaked == 0, (view, a, b)
+            hidden = " AND ".join(f"{c} IS NULL" for c in counts + DERIVED[view])
+            assert conn.execute(
+                f"SELECT count(*) FROM bi.{view} WHERE masked AND NOT ({hidden})"
+            ).fetchone() == (0,), view
+            # unmasked rows show exactly the marts' figures
+            key = {
+                "international_masters_pricing": "programme_id, academic_year",
+                "foreign_intake": "school_code, academic_year, programme_level, nationality",
+                "recruitment_routes": "school_code, academic_year, admission_route, study_mode",
+                "mobility_flows": "school_code, academic_year, direction, scheme, partner_country",
+            }[view]
+            columns = ", ".join(counts + DERIVED[view])
+            differ = conn.execute(
+                f"SELECT count(*) FROM (SELECT {key}, {columns} FROM bi.{view} WHERE NOT masked "
+                f"EXCEPT SELECT {key}, {columns} FROM marts.{view})"
+            ).fetchone()[0]
+            assert differ == 0, view
+
+
+def test_bi_views_and_columns_are_commented(built: Project) -> None:
+    with duckdb.connect(str(built.warehouse), read_only=True) as conn:
+        views = dict(
+            conn.execute(
+                "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'bi'"
+            ).fetchall()
+        )
+        assert set(views) == set(COUNTS) and all(views.values())
+        bare = conn.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'bi' "
+            "AND (comment IS NULL OR comment = '')"
+        ).fetchall()
+        assert bare == []
+
+
+def test_duckdb_cli_reads_bi_read_only(built: Project) -> None:
+    cli = shutil.which("duckdb", path=str(__import__("pathlib").Path(sys.executable).parent))
+    if cli is None:
+        pytest.skip("the duckdb CLI (PyPI duckdb-cli, a dev dependency) is not installed")
+    result = subprocess.run(
+        [cli, "-readonly", "-csv", str(built.warehouse), "-c",
+         "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'bi' "
+         "ORDER BY 1; SELECT count(*) FROM bi.foreign_intake;"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "foreign_intake,\"New entrants by school" in result.stdout
+    assert "international_masters_pricing,\"Pricing of the international" in result.stdout
+    write = subprocess.run(
+        [cli, "-readonly", str(built.warehouse), "-c", "CREATE TABLE bi.x AS SELECT 1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert write.returncode != 0 and "read-only" in (write.stderr + write.stdout).lower()
+
+
+def test_sqlalchemy_reads_bi_read_only(built: Project) -> None:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    pytest.importorskip("duckdb_engine")
+    engine = sqlalchemy.create_engine(f"duckdb:///{built.warehouse}?access_mode=read_only")
+    try:
+        inspector = sqlalchemy.inspect(engine)
+        assert set(COUNTS) <= set(inspector.get_view_names(schema="bi"))
+        with engine.connect() as conn:
+            comments = dict(
+                conn.execute(
+                    sqlalchemy.text(
+                        "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'bi'"
+                    )
+                ).fetchall()
+            )
+            assert comments["mobility_flows"].startswith("Mobility stays")
+            rows = conn.execute(
+                sqlalchemy.text("SELECT count(*) FROM bi.recruitment_routes WHERE NOT masked")
+            ).scalar()
+            assert rows > 0
+    finally:
+        engine.dispose()
+
+
+CONSISTENT_READER = textwrap.dedent(
+    """
+    import os, sys, time, duckdb
+    path, stop = sys.argv[1], sys.argv[2]
+    held = duckdb.connect(path, read_only=True)   # kept open across the whole build
+    held_state = held.execute(
+        "SELECT (SELECT count(*) FROM core.fact_enrolment), "
+        "(SELECT sum(new_entrants) FROM marts.foreign_intake)").fetchone()
+    states, errors = set(), 0
+    while not os.path.exists(stop):
+        try:
+            with duckdb.connect(path, read_only=True) as conn:   # a new reader each time
+                states.add(conn.execute(
+                    "SELECT (SELECT count(*) FROM core.fact_enrolment), "
+                    "(SELECT sum(new_entrants) FROM marts.foreign_intake)").fetchone())
+            again = held.execute(
+                "SELECT (SELECT count(*) FROM core.fact_enrolment), "
+                "(SELECT sum(new_entrants) FROM marts.foreign_intake)").fetchone()
+            assert again == held_state, (again, held_state)
+        except Exception as exc:
+            errors += 1
+            print("ERROR", repr(exc), flush=True)
+        time.sleep(0.02)
+    print("STATES", sorted(states), "ERRORS", errors, flush=True)
+    """
+)
+
+
+def test_readers_see_the_old_or_the_new_state_never_a_mix(project: Project) -> None:
+    assert project.imtetl("build").returncode == 0
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        old = conn.execute(
+            "SELECT (SELECT count(*) FROM core.fact_enrolment), "
+            "(SELECT sum(new_entrants) FROM marts.foreign_intake)"
+        ).fetchone()
+    path = project.landing / "albi" / "EXPORT_ENROLMENT_2025.tsv"  # a shorter new export
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:21]) + "\n", encoding="utf-8")
+    stop = project.home / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", CONSISTENT_READER, str(project.warehouse), str(stop)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1)
+        result = project.imtetl("build")
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        new = conn.execute(
+            "SELECT (SELECT count(*) FROM core.fact_enrolment), "
+            "(SELECT sum(new_entrants) FROM marts.foreign_intake)"
+        ).fetchone()
+    assert "ERRORS 0" in out, out
+    states = ast.literal_eval(out.split("STATES", 1)[1].split("ERRORS")[0].strip())
+    assert set(states) <= {old, new} and old in states, (states, old, new)

@@ -19,6 +19,8 @@ COUNTS = {
     "foreign_intake": ["new_entrants", "international_mobility_entrants", "new_entrants_prev_year"],
     "recruitment_routes": ["new_entrants"],
     "mobility_flows": ["stays", "students"],
+    "foreign_intake_by_region": ["new_entrants", "international_mobility_entrants"],
+    "mobility_by_scheme": ["stays"],
 }
 #: Columns derived from the counts: masked with them.
 DERIVED = {
@@ -26,6 +28,8 @@ DERIVED = {
     "foreign_intake": ["share_of_new_entrants"],
     "recruitment_routes": ["share_of_new_entrants"],
     "mobility_flows": ["total_months", "avg_duration_months"],
+    "foreign_intake_by_region": [],
+    "mobility_by_scheme": ["total_months"],
 }
 #: Differences of two counts of one row that count people too.
 IMPLIED = {
@@ -34,6 +38,7 @@ IMPLIED = {
         ("enrolled_non_eu", "new_entrants_non_eu"),
     ],
     "foreign_intake": [("new_entrants", "international_mobility_entrants")],
+    "foreign_intake_by_region": [("new_entrants", "international_mobility_entrants")],
 }
 
 
@@ -43,8 +48,12 @@ def test_no_count_from_1_to_10_is_visible_in_bi(built: Project) -> None:
             total, masked = conn.execute(
                 f"SELECT count(*), count(*) FILTER (masked) FROM bi.{view}"
             ).fetchone()
-            marts = conn.execute(f"SELECT count(*) FROM marts.{view}").fetchone()[0]
-            assert total == marts > 0 and masked > 0, view  # same rows, some masked
+            assert total > 0 and masked > 0, view  # rows, some of them masked
+            if (view,) in conn.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+            ).fetchall():
+                marts = conn.execute(f"SELECT count(*) FROM marts.{view}").fetchone()[0]
+                assert total == marts, view  # one bi row per mart row
             small = " OR ".join(f"{c} BETWEEN 1 AND 10" for c in counts)
             assert conn.execute(f"SELECT count(*) FROM bi.{view} WHERE {small}").fetchone() == (
                 0,
@@ -64,7 +73,9 @@ def test_no_count_from_1_to_10_is_visible_in_bi(built: Project) -> None:
                 "foreign_intake": "school_code, academic_year, programme_level, nationality",
                 "recruitment_routes": "school_code, academic_year, admission_route, study_mode",
                 "mobility_flows": "school_code, academic_year, direction, scheme, partner_country",
-            }[view]
+            }.get(view)
+            if key is None:  # an aggregated view: no mart of its own to compare with
+                continue
             columns = ", ".join(counts + DERIVED[view])
             differ = conn.execute(
                 f"SELECT count(*) FROM (SELECT {key}, {columns} FROM bi.{view} WHERE NOT masked "
@@ -99,8 +110,8 @@ def test_duckdb_cli_reads_bi_read_only(built: Project) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "foreign_intake,\"New entrants by school" in result.stdout
-    assert "international_masters_pricing,\"Pricing of the international" in result.stdout
+    assert 'foreign_intake,"New entrants by school' in result.stdout
+    assert 'international_masters_pricing,"Pricing of the international' in result.stdout
     write = subprocess.run(
         [cli, "-readonly", str(built.warehouse), "-c", "CREATE TABLE bi.x AS SELECT 1"],
         capture_output=True, text=True, timeout=60,

@@ -17,7 +17,7 @@ EXPECTED_KEYS = {
     "core/fact_enrolment", "core/fact_tuition_fee", "core/fact_mobility",
     "marts/international_masters_pricing", "marts/foreign_intake",
     "marts/recruitment_routes", "marts/mobility_flows",
-    "published_warehouse", "data_docs",
+    "published_warehouse", "data_docs", "report",
 }  # fmt: skip
 
 

@@ -280,6 +280,21 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    """Write the Markdown data dictionary of the published warehouse."""
+    from imtetl.publish.dictionary import data_dictionary
+
+    settings = Settings.from_env()
+    if not settings.warehouse.exists():
+        print(f"imtetl: no warehouse at {settings.warehouse}: run `imtetl build`", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else settings.warehouse.parent / "data_dictionary.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(data_dictionary(settings.warehouse), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imtetl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -295,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     quarantine = commands.add_parser("quarantine", help="summarise the quarantined rows")
     quarantine.add_argument("--school", help="only this school")
     quarantine.set_defaults(func=_cmd_quarantine)
+    docs = commands.add_parser("docs", help="write the Markdown data dictionary")
+    docs.add_argument("--out", help="file to write (default: warehouse/data_dictionary.md)")
+    docs.set_defaults(func=_cmd_docs)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

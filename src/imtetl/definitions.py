@@ -4,7 +4,7 @@ import dagster as dg
 
 from imtetl.defs.assets.landing import landing_specs
 from imtetl.defs.assets.models import model_assets
-from imtetl.defs.assets.publish import data_docs, published_warehouse
+from imtetl.defs.assets.publish import data_docs, published_warehouse, report
 from imtetl.defs.assets.staging import (
     staging_assets,
     staging_countries,
@@ -27,6 +27,7 @@ defs = dg.Definitions(
         *model_assets,
         published_warehouse,
         data_docs,
+        report,
     ],
     jobs=[build_warehouse, load_schools, publish_warehouse],
     schedules=[nightly_build, *http_polls],

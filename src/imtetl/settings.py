@@ -83,6 +83,13 @@ class Settings:
         return self.data_docs_dir or self.warehouse.parent / "data_docs"
 
     @property
+    def report(self) -> Path:
+        """The static HTML report (IMTETL_REPORT)."""
+        if value := os.environ.get("IMTETL_REPORT"):
+            return Path(value).resolve()
+        return self.warehouse.parent / "report" / "index.html"
+
+    @property
     def landing_is_sample(self) -> bool:
         """The default landing zone holds the generated sample, never real exports."""
         return self.landing == (self.home / "data" / "landing").resolve()

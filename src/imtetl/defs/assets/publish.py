@@ -7,6 +7,7 @@ from imtetl.defs.resources import WarehouseResource
 from imtetl.load import MODEL_FILES
 from imtetl.publish import publish_release
 from imtetl.publish.data_docs import build_data_docs
+from imtetl.publish.report import render_report
 
 
 @dg.asset(
@@ -59,5 +60,28 @@ def data_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "index": dg.MetadataValue.url(index.as_uri()),
             "path": dg.MetadataValue.path(str(index)),
             "pages": len(list(index.parent.rglob("*.html"))),
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["report"]),
+    deps=[dg.AssetKey(["published_warehouse"])],
+    group_name="publish",
+    kinds={"html", "altair"},
+    owners=["team:data-engineering"],
+    description="A static HTML report (Altair charts, rendered offline) over the published "
+    "warehouse's bi views: foreign intake by school and region, non-EU fees of the "
+    "international master's against the regulated fee, recruitment routes and apprentices, "
+    "mobility. Written to warehouse/report/index.html (IMTETL_REPORT).",
+)
+def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = warehouse.settings()
+    path = render_report(settings.warehouse, settings.report)
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.url(path.as_uri()),
+            "path": dg.MetadataValue.path(str(path)),
+            "bytes": path.stat().st_size,
         }
     )

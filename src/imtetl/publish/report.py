@@ -1,0 +1,174 @@
+"""A static HTML report people can look at, rendered offline after each build.
+
+Altair charts over the ``bi`` views only (counts of 1 to 10 are masked there, and masked rows
+are left out of the charts), with Vega's JavaScript inlined into the page (vl-convert ships
+it), so the file opens anywhere, offline, with no server.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+
+def _frames(warehouse: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+
+        def q(sql: str) -> pl.DataFrame:
+            return conn.execute(sql).pl()
+
+        return {
+            "intake": q(
+                """SELECT school_code, academic_year::VARCHAR AS academic_year, world_region,
+                          new_entrants
+                   FROM bi.foreign_intake_by_region
+                   WHERE NOT masked AND NOT is_french
+                   ORDER BY ALL"""
+            ),
+            "fees": q(
+                """SELECT p.school_code, p.programme_name, p.academic_year,
+                          p.fee_non_eu_eur::DOUBLE AS fee_non_eu_eur,
+                          r.annual_fee_eur::DOUBLE AS regulated_non_eu_eur
+                   FROM bi.international_masters_pricing p
+                   LEFT JOIN core.regulated_tuition r
+                     ON r.school_code = p.school_code AND r.programme_level = p.programme_level
+                    AND r.fee_category = 'non_eu'
+                    AND p.academic_year BETWEEN r.first_academic_year AND r.last_academic_year
+                   WHERE p.programme_level = 'msc' AND p.fee_non_eu_eur IS NOT NULL
+                     AND p.academic_year = (SELECT max(academic_year)
+                                            FROM bi.international_masters_pricing)
+                   ORDER BY p.fee_non_eu_eur DESC, p.programme_name"""
+            ),
+            "routes": q(
+                """SELECT school_code, admission_route, sum(new_entrants)::BIGINT AS new_entrants
+                   FROM bi.recruitment_routes
+                   WHERE NOT masked
+                     AND academic_year = (SELECT max(academic_year) FROM bi.recruitment_routes)
+                   GROUP BY ALL ORDER BY ALL"""
+            ),
+            "apprentices": q(
+                """SELECT school_code, academic_year::VARCHAR AS academic_year,
+                          sum(new_entrants) FILTER (study_mode = 'apprenticeship')
+                              / sum(new_entrants)::DOUBLE AS apprenticeship_share
+                   FROM bi.recruitment_routes WHERE NOT masked
+                   GROUP BY ALL HAVING sum(new_entrants) > 0 ORDER BY ALL"""
+            ),
+            "mobility": q(
+                """SELECT school_code, direction, scheme, sum(stays)::BIGINT AS stays
+                   FROM bi.mobility_by_scheme WHERE NOT masked
+                   GROUP BY ALL ORDER BY ALL"""
+            ),
+        }
+
+
+def _charts(frames: dict[str, pl.DataFrame]):
+    import altair as alt
+
+    intake = (
+        alt.Chart(frames["intake"], title="Foreign new entrants by school and world region")
+        .mark_bar()
+        .encode(
+            x=alt.X("academic_year:O", title="academic year"),
+            y=alt.Y("sum(new_entrants):Q", title="new entrants (foreign nationals)"),
+            color=alt.Color("world_region:N", title="region"),
+            column=alt.Column("school_code:N", title=None),
+            tooltip=["school_code", "academic_year", "world_region", "new_entrants"],
+        )
+        .properties(width=90, height=220)
+    )
+    fees = frames["fees"]
+    bars = (
+        alt.Chart(fees)
+        .mark_bar()
+        .encode(
+            y=alt.Y("programme_name:N", sort="-x", title=None),
+            x=alt.X("fee_non_eu_eur:Q", title="non-EU fee (€ a year)"),
+            color=alt.Color("school_code:N", title="school"),
+            tooltip=["school_code", "programme_name", "fee_non_eu_eur", "regulated_non_eu_eur"],
+        )
+    )
+    regulated = (
+        alt.Chart(fees.filter(pl.col("regulated_non_eu_eur").is_not_null()).head(1))
+        .mark_rule(color="black", strokeDash=[4, 3])
+        .encode(x="regulated_non_eu_eur:Q")
+    )
+    year = int(fees["academic_year"].max()) if fees.height else None
+    pricing = (bars + regulated).properties(
+        width=520,
+        height=max(120, 16 * fees.height),
+        title=f"International master's: non-EU fee of each programme, {year}-{(year or 0) + 1}"
+        " (dashed: the regulated fee)",
+    )
+    routes = (
+        alt.Chart(frames["routes"], title="New entrants by admission route (latest year)")
+        .mark_bar()
+        .encode(
+            x=alt.X("school_code:N", title=None),
+            y=alt.Y("new_entrants:Q", stack="normalize", title="share of new entrants"),
+            color=alt.Color("admission_route:N", title="route"),
+            tooltip=["school_code", "admission_route", "new_entrants"],
+        )
+        .properties(width=360, height=240)
+    )
+    apprentices = (
+        alt.Chart(frames["apprentices"], title="Share of apprentices among new entrants")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("academic_year:O", title="academic year"),
+            y=alt.Y("apprenticeship_share:Q", axis=alt.Axis(format="%"), title=None),
+            color=alt.Color("school_code:N", title="school"),
+            tooltip=["school_code", "academic_year", "apprenticeship_share"],
+        )
+        .properties(width=360, height=240)
+    )
+    mobility = (
+        alt.Chart(frames["mobility"], title="Mobility stays by scheme, 2021-2025")
+        .mark_bar()
+        .encode(
+            x=alt.X("school_code:N", title=None),
+            y=alt.Y("stays:Q", title="stays"),
+            color=alt.Color("scheme:N", title="scheme"),
+            column=alt.Column("direction:N", title=None),
+            tooltip=["school_code", "direction", "scheme", "stays"],
+        )
+        .properties(width=300, height=240)
+    )
+    return [
+        intake,
+        pricing,
+        alt.hconcat(routes, apprentices).resolve_scale(color="independent"),
+        mobility,
+    ]
+
+
+def render_report(warehouse: Path, out: Path) -> Path:
+    """Write ``out`` (a self-contained HTML page) from the published warehouse's bi views."""
+    import altair as alt
+
+    charts = _charts(_frames(warehouse))
+    page = (
+        alt.vconcat(*charts, spacing=40)
+        .resolve_scale(color="independent")
+        .properties(
+            title=alt.TitleParams(
+                "IMT international recruitment",
+                subtitle=f"Published warehouse of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+                "Counts of 1 to 10 people are masked and left out.",
+                anchor="start",
+                fontSize=20,
+            )
+        )
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.html")
+    page.save(str(tmp), format="html", inline=True)
+    text = tmp.read_text(encoding="utf-8").replace(
+        "<head>", f"<head>\n<title>{html.escape('IMT international recruitment')}</title>", 1
+    )
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out

@@ -295,6 +295,38 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the bi views over Quack until interrupted (token from IMTETL_SERVE_TOKEN)."""
+    import logging
+    import signal
+
+    from imtetl.publish.serve import BiServer, ServeError, token_from_env
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = Settings.from_env()
+    try:
+        server = BiServer(settings.warehouse, args.host, args.port, token_from_env())
+    except ServeError as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    print(
+        f"serving the bi views of {settings.warehouse} at {server.url} "
+        "(token: IMTETL_SERVE_TOKEN; Ctrl-C stops)",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except ServeError as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imtetl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     docs = commands.add_parser("docs", help="write the Markdown data dictionary")
     docs.add_argument("--out", help="file to write (default: warehouse/data_dictionary.md)")
     docs.set_defaults(func=_cmd_docs)
+    serve = commands.add_parser("serve", help="serve the bi views to remote BI clients (Quack)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9494)
+    serve.set_defaults(func=_cmd_serve)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -201,3 +201,18 @@ def test_readers_see_the_old_or_the_new_state_never_a_mix(project: Project) -> N
     assert "ERRORS 0" in out, out
     states = ast.literal_eval(out.split("STATES", 1)[1].split("ERRORS")[0].strip())
     assert set(states) <= {old, new} and old in states, (states, old, new)
+
+
+def test_data_dictionary_lists_every_public_column(built: Project, tmp_path) -> None:
+    out = tmp_path / "dictionary.md"
+    result = built.imtetl("docs", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    with duckdb.connect(str(built.warehouse), read_only=True) as conn:
+        columns = conn.execute(
+            "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+            "WHERE schema_name IN ('core', 'marts', 'bi', 'audit')"
+        ).fetchall()
+    for schema, table, column, comment in columns:
+        assert f"### `{schema}.{table}`" in text
+        assert f"| `{column}` |" in text and comment.replace("|", "\\|") in text

@@ -6,10 +6,11 @@ then exports them with Superset's own export command to bi/superset/imt_dashboar
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
+
+from scratch_superset import scratch_superset
 
 HERE = Path(__file__).resolve().parent
 WAREHOUSE_URI = "duckdb:////path/to/warehouse/imt.duckdb?access_mode=read_only"
@@ -74,33 +75,14 @@ CHARTS = [
 
 
 def main(warehouse: str) -> None:
-    workdir = Path(tempfile.mkdtemp())
-    config = workdir / "superset_config.py"
-    config.write_text(
-        f'SECRET_KEY = "bundle-builder-secret-0123456789"\n'
-        f'SQLALCHEMY_DATABASE_URI = "sqlite:///{workdir}/superset.db"\n'
-    )
-    os.environ["SUPERSET_CONFIG_PATH"] = str(config)
-    from superset.app import create_app
-
-    app = create_app()
-    with app.app_context(), app.test_request_context():
-        import superset
-        from flask import g
-        from flask_migrate import upgrade
-        from superset import db, security_manager
+    with scratch_superset(Path(tempfile.mkdtemp())):
+        from superset import db
         from superset.commands.dashboard.export import ExportDashboardsCommand
         from superset.connectors.sqla.models import SqlaTable
         from superset.models.core import Database
         from superset.models.dashboard import Dashboard
         from superset.models.slice import Slice
 
-        upgrade(directory=str(Path(superset.__file__).parent / "migrations"))
-        security_manager.sync_role_definitions()
-        g.user = security_manager.add_user(
-            "bundle", "bundle", "builder", "bundle@imtetl.invalid",
-            security_manager.find_role("Admin"), password="unused-password-0",
-        )  # fmt: skip
         database = Database(
             database_name="IMT warehouse",
             sqlalchemy_uri=f"duckdb:///{warehouse}?access_mode=read_only",

@@ -6,12 +6,12 @@ Prints one line per chart and `all N charts ran`; exits non-zero on any failure.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path
 
 import yaml
+from scratch_superset import scratch_superset
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,30 +65,11 @@ def query_object(form: dict) -> dict:
 
 
 def main(warehouse: Path, workdir: Path) -> int:
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "superset_config.py"
-    config.write_text(
-        'SECRET_KEY = "verify-secret-key-0123456789abcdef"\n'
-        f'SQLALCHEMY_DATABASE_URI = "sqlite:///{workdir}/superset.db"\n'
-    )
-    os.environ["SUPERSET_CONFIG_PATH"] = str(config)
-    from superset.app import create_app
-
-    app = create_app()
-    with app.app_context(), app.test_request_context():
-        import superset
-        from flask import g
-        from flask_migrate import upgrade
-        from superset import db, security_manager
+    with scratch_superset(workdir):
+        from superset import db
         from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
         from superset.models.dashboard import Dashboard
 
-        upgrade(directory=str(Path(superset.__file__).parent / "migrations"))
-        security_manager.sync_role_definitions()
-        g.user = security_manager.add_user(
-            "verify", "verify", "bot", "verify@imtetl.invalid",
-            security_manager.find_role("Admin"), password="unused-password-0",
-        )  # fmt: skip
         ImportDashboardsCommand(bundle_contents(warehouse), overwrite=True).run()
         (dashboard,) = db.session.query(Dashboard).all()
         print(f"imported dashboard {dashboard.dashboard_title!r}: {len(dashboard.slices)} charts")

@@ -237,3 +237,15 @@ def test_real_exports_need_a_pseudonym_key(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("IMTETL_PSEUDONYM_KEY", "short")
     with pytest.raises(MissingKeyError, match="at least 16"):
         load_key(tmp_path / "key")
+
+
+def test_every_country_has_a_region_and_the_right_fee_regime() -> None:
+    from imtetl.transform.countries import countries
+
+    table = countries()
+    assert [c.code for c in table.values() if c.world_region == "Unknown"] == []
+    # Greece and the United Kingdom are written as regexes in country_converter's data
+    assert table["GR"].is_eu_eea and table["GR"].world_region == "Southern Europe"
+    assert not table["GB"].eu_fee_regime and table["GB"].world_region == "Northern Europe"
+    assert table["CH"].eu_fee_regime and not table["CH"].is_eu_eea
+    assert sum(c.is_eu_eea for c in table.values()) == 30  # EU 27 + IS, LI, NO

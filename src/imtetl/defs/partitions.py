@@ -1,24 +1,26 @@
 """Partitions: school × academic year, a grid in the UI. Schools are the pipelines/*.yaml
-files (adding one adds a row), years come from IMTETL_YEARS (default 2021-2025)."""
+files (adding one adds a row), years come from IMTETL_YEARS (default 2021-2025).
+
+The school configs are read here, once, when the code location loads; the other definition
+modules (landing assets, schedules) take them from here."""
 
 import dagster as dg
 
 from imtetl.pipeline_config import load_pipelines
 from imtetl.settings import Settings
 
+SETTINGS = Settings.from_env()
+PIPELINES = load_pipelines(SETTINGS.pipelines)
+
 
 def school_codes() -> list[str]:
-    return list(load_pipelines(Settings.from_env().pipelines))
-
-
-def academic_years() -> list[str]:
-    return [str(year) for year in Settings.from_env().years]
+    return list(PIPELINES)
 
 
 school_year_partitions = dg.MultiPartitionsDefinition(
     {
         "school": dg.StaticPartitionsDefinition(school_codes()),
-        "year": dg.StaticPartitionsDefinition(academic_years()),
+        "year": dg.StaticPartitionsDefinition([str(year) for year in SETTINGS.years]),
     }
 )
 

@@ -8,9 +8,7 @@ from dagster._core.storage.tags import (
 )
 
 from imtetl.defs.jobs import build_warehouse
-from imtetl.defs.partitions import partition_key, school_year_partitions
-from imtetl.pipeline_config import load_pipelines
-from imtetl.settings import Settings
+from imtetl.defs.partitions import PIPELINES, SETTINGS, partition_key, school_year_partitions
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:
@@ -31,7 +29,7 @@ def nightly_build(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 
 def _poll_schedule(school: str, cron: str) -> dg.ScheduleDefinition:
-    years = Settings.from_env().years
+    years = SETTINGS.years
 
     @dg.schedule(
         name=f"poll_{school.lower()}_api",
@@ -50,6 +48,6 @@ def _poll_schedule(school: str, cron: str) -> dg.ScheduleDefinition:
 
 http_polls = [
     _poll_schedule(code, next(s.http.poll_cron for s in p.datasets.values() if s.http))
-    for code, p in load_pipelines(Settings.from_env().pipelines).items()
+    for code, p in PIPELINES.items()
     if any(s.http for s in p.datasets.values())
 ]

@@ -23,6 +23,7 @@ from imtetl.read.base import ROW
 from imtetl.transform.normalise import STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.validate import select_columns
+from imtetl.validate.columns import match_headers
 from imtetl.validate.gate import GateInput, GateResult, run_gates
 
 
@@ -80,13 +81,7 @@ def _rejected_file_rows(
     pipeline: SchoolPipeline, unit: SourceUnit, frame: pl.DataFrame, error: SourceError, key: bytes
 ) -> pl.DataFrame:
     """Every row of a unit rejected as a whole, with what could be mapped of it."""
-    mapping = pipeline.columns_for(unit.dataset, unit.year)
-    from imtetl.validate.columns import normalise_label
-
-    labels = {normalise_label(h): h for h in frame.columns if h != ROW}
-    present = {
-        c: labels[normalise_label(h)] for c, h in mapping.items() if normalise_label(h) in labels
-    }
+    present, _missing = match_headers(pipeline, unit, frame.columns)
     columns = [pl.col(h).alias(c) for c, h in present.items()]
     picked = frame.select(pl.col(ROW), *columns)
     if "student_id" in picked.columns:

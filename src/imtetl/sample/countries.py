@@ -14,42 +14,11 @@ from functools import cache
 import babel
 import pycountry
 
-#: EU member states, the other EEA states and Switzerland: the `eu` fee regime.
-EU_EEA_CH: frozenset[str] = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-        "IS",
-        "LI",
-        "NO",
-        "CH",
-    ]
-)
+from imtetl.transform.countries import countries
+
+#: EU member states, the other EEA states and Switzerland: the `eu` fee regime, as the
+#: pipeline itself derives it (imtetl.transform.countries), so sample and readers agree.
+EU_EEA_CH: frozenset[str] = frozenset(c.code for c in countries().values() if c.eu_fee_regime)
 
 #: Canonical placeholder for the seeded "not a country" value; writers map it per style.
 BAD_COUNTRY = "!BAD"

@@ -44,11 +44,13 @@ def _region_table() -> dict[str, tuple[str, bool]]:
     data = resources.files("country_converter").joinpath("country_data.tsv")
     with data.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
-            code = row["ISO2"].strip()
-            if len(code) != 2:
+            # The ISO2 cell is a regex where a country has aliases ("^GR$|^EL$" for Greece,
+            # "^GB$|^UK$"): its first two-letter code is the ISO one.
+            codes = re.findall(r"[A-Z]{2}", row["ISO2"])
+            if not codes:
                 continue
             member = bool(row.get("EU", "").strip() or row.get("EEA", "").strip())
-            table[code] = (row.get("UNregion", "").strip() or "Unknown", member)
+            table.setdefault(codes[0], (row.get("UNregion", "").strip() or "Unknown", member))
     return table
 
 

@@ -8,7 +8,7 @@ import unicodedata
 import polars as pl
 
 from imtetl.pipeline_config import CANONICAL_COLUMNS, SchoolPipeline
-from imtetl.read.base import ROW, RawFrame, SourceError
+from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
 
 _SPACES = re.compile(r"\s+")
 
@@ -21,6 +21,26 @@ def normalise_label(label: str) -> str:
 
 
 ORPHAN = "__unclaimed"
+
+
+def match_headers(
+    pipeline: SchoolPipeline, unit: SourceUnit, headers: list[str]
+) -> tuple[dict[str, str], list[str]]:
+    """canonical column -> the unit's header for it, and the required headers not found."""
+    by_label: dict[str, str] = {}
+    for header in headers:
+        if header != ROW:
+            by_label.setdefault(normalise_label(header), header)
+    required, _optional = CANONICAL_COLUMNS[unit.dataset]
+    selected: dict[str, str] = {}
+    missing = []
+    for canonical, wanted in pipeline.columns_for(unit.dataset, unit.year).items():
+        header = by_label.get(normalise_label(wanted))
+        if header is not None:
+            selected[canonical] = header
+        elif canonical in required:
+            missing.append(wanted)
+    return selected, missing
 
 
 def select_columns(
@@ -37,21 +57,7 @@ def select_columns(
     by the school that ``owns_unclaimed``, marked in ``__unclaimed`` for quarantine."""
     unit = raw.unit
     source = pipeline.datasets[unit.dataset]
-    mapping = pipeline.columns_for(unit.dataset, unit.year)
-    by_label = {}
-    for header in raw.frame.columns:
-        if header != ROW:
-            by_label.setdefault(normalise_label(header), header)
-    required, _optional = CANONICAL_COLUMNS[unit.dataset]
-    selected: dict[str, str] = {}
-    missing = []
-    for canonical, wanted in mapping.items():
-        header = by_label.get(normalise_label(wanted))
-        if header is None:
-            if canonical in required:
-                missing.append(wanted)
-            continue
-        selected[canonical] = header
+    selected, missing = match_headers(pipeline, raw.unit, raw.frame.columns)
     if missing:
         present = ", ".join(repr(h) for h in raw.headers[:20])
         raise SourceError(
@@ -66,6 +72,7 @@ def select_columns(
         )
     frame = raw.frame
     if source.filter is not None:
+        by_label = {normalise_label(h): h for h in reversed(raw.frame.columns) if h != ROW}
         header = by_label.get(normalise_label(source.filter.column))
         if header is None:
             raise SourceError(

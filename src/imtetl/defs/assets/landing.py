@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from imtetl.pipeline_config import load_pipelines
-from imtetl.settings import Settings
+from imtetl.defs.partitions import PIPELINES
 
 
 def landing_key(school: str) -> dg.AssetKey:
@@ -34,4 +33,4 @@ def _spec(pipeline) -> dg.AssetSpec:
     )
 
 
-landing_specs = [_spec(p) for p in load_pipelines(Settings.from_env().pipelines).values()]
+landing_specs = [_spec(p) for p in PIPELINES.values()]

@@ -20,11 +20,19 @@ import polars as pl
 from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
 from imtetl.read.base import ROW
-from imtetl.transform.normalise import STAGING_COLUMNS, UNIT, normalise
+from imtetl.transform.normalise import RAW, STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.validate import select_columns
 from imtetl.validate.columns import match_headers
-from imtetl.validate.gate import GateInput, GateResult, run_gates
+from imtetl.validate.evaluate import GX_SAMPLE_ROWS
+from imtetl.validate.gate import (
+    GX_MIN_PART_ROWS,
+    GateInput,
+    GateResult,
+    confirm,
+    gate_partition,
+    raw_record,
+)
 
 
 @dataclass
@@ -173,11 +181,46 @@ def stage_partitions(
     its previous rows kept. Finally each partition replaces its own rows (a ``None`` year:
     the whole school) in one transaction; the school's other years are left untouched."""
     known = pipelines or {p.school.code: p for p, _ in partitions}
-    prepared = []
-    for pipeline, year in partitions:
+    schools = sorted(known)
+    # GX confirms each dataset on the flagged rows and a sample of the rest (validate.evaluate)
+    sample_rows = max(GX_MIN_PART_ROWS, GX_SAMPLE_ROWS // max(1, len(partitions)))
+    reports: list[LoadReport] = []
+    gates: list[GateResult] = []
+    # One transaction for the run's partitions (one commit: a commit per partition costs
+    # more than the rows), and one partition in memory at a time, not the whole dataset.
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        _stage_each(conn, dataset, partitions, landing, key, run_id, years, known, validate,
+                    regulated, sample_rows, reports, gates)  # fmt: skip
+        if validate:
+            confirm(dataset, gates, schools=schools)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return reports
+
+
+def _stage_each(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    partitions: list[tuple[SchoolPipeline, int | None]],
+    landing: Path,
+    key: bytes,
+    run_id: str | None,
+    years: tuple[int, ...],
+    known: dict[str, SchoolPipeline],
+    validate: bool,
+    regulated: pl.DataFrame | None,
+    sample_rows: int,
+    reports: list[LoadReport],
+    gates: list[GateResult],
+) -> None:
+    schools = sorted(known)
+    for number, (pipeline, year) in enumerate(partitions):
         try:
-            prepared.append(
-                _prepare(pipeline, dataset, landing, key, years=years, pipelines=known, year=year)
+            prepared = _prepare(
+                pipeline, dataset, landing, key, years=years, pipelines=known, year=year
             )
         except Exception as exc:  # a bug in one partition must not stop the others
             school = pipeline.school.code
@@ -191,24 +234,25 @@ def stage_partitions(
                 year=year,
             )
             empty = pl.DataFrame()
-            prepared.append(_Prepared(pipeline, dataset, year, [failure], [], {}, empty, empty, []))
-    gates: list[GateResult | None] = [None] * len(prepared)
-    if validate:
-        gates = run_gates(
-            dataset,
-            [
+            prepared = _Prepared(pipeline, dataset, year, [failure], [], {}, empty, empty, [])
+        gate = None
+        if validate:
+            gate = gate_partition(
+                dataset,
                 GateInput(
-                    rows=p.rows,
-                    rows_read=sum(r.rows_read for r in p.loaded),
-                    already_quarantined=p.quarantine.height,
-                    max_quarantine_share=p.pipeline.max_quarantine_share,
-                )
-                for p in prepared
-            ],
-            schools=sorted(known),
-            regulated=regulated,
-        )
-    return [_finish(conn, p, gate, run_id) for p, gate in zip(prepared, gates, strict=True)]
+                    rows=prepared.rows,
+                    rows_read=sum(r.rows_read for r in prepared.loaded),
+                    already_quarantined=prepared.quarantine.height,
+                    max_quarantine_share=prepared.pipeline.max_quarantine_share,
+                ),
+                number,
+                schools=schools,
+                regulated=regulated,
+                sample_rows=sample_rows,
+            )
+            gates.append(gate)
+        reports.append(_finish(conn, prepared, gate, run_id))
+        del prepared
 
 
 def _prepare(
@@ -314,7 +358,7 @@ def _finish(
                 pl.col(ROW).cast(pl.Int32).alias("row_number"),
                 pl.lit(None, dtype=pl.String).alias("column"),
                 pl.lit(reason).alias("reason"),
-                pl.col("raw_record"),
+                raw_record(rows),
             )
             quarantine = pl.concat([quarantine, held], how="vertical_relaxed")
             rows = rows.clear()
@@ -341,9 +385,11 @@ def _finish(
         report.finished_at = now
     _write(conn, school, dataset, reports, p.units, rows, quarantine, p.rejected, run_id, p.year)
 
+    if gate is not None:
+        gate.rows = rows.clear()  # written: the report keeps the verdict, not the rows
     report = LoadReport(school, dataset, reports, gate=gate, year=p.year)
     if rows.height:
-        report.preview = rows.drop(UNIT, ROW, "raw_record").head(10)
+        report.preview = rows.drop(UNIT, ROW, RAW, strict=False).head(10)
     all_q = [q for q in (quarantine, *p.rejected) if q.height]
     if all_q:
         reasons = pl.concat(all_q).with_columns(
@@ -445,7 +491,6 @@ def _write(
         "school": school, "loaded": loaded_files, "present": present, "year": year,
         "dataset": dataset,
     }  # fmt: skip
-    conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"DELETE FROM staging.{dataset} WHERE {scope}", params)
         conn.execute(
@@ -466,10 +511,6 @@ def _write(
         if q_all is not None:
             conn.register("_quarantine", q_all.to_arrow())
             conn.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM _quarantine")
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     finally:
         for view in ("_loads", "_staged", "_quarantine"):
             with contextlib.suppress(Exception):  # views never registered

@@ -8,6 +8,8 @@ it), so the file opens anywhere, offline, with no server.
 from __future__ import annotations
 
 import html
+import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,10 +167,54 @@ def render_report(warehouse: Path, out: Path) -> Path:
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.html")
-    page.save(str(tmp), format="html", inline=True)
-    text = tmp.read_text(encoding="utf-8").replace(
-        "<head>", f"<head>\n<title>{html.escape('IMT international recruitment')}</title>", 1
-    )
+    text = _inline_html(page.to_dict(), "IMT international recruitment")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def cache_dir() -> Path:
+    """Where derived, version-keyed files are kept between builds (``IMTETL_CACHE_DIR``)."""
+    if value := os.environ.get("IMTETL_CACHE_DIR"):
+        return Path(value)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imtetl"
+
+
+def _vega_bundle() -> tuple[str, str]:
+    """vl-convert's vega-embed bundle (with Vega-Lite) and its Vega-Lite version.
+
+    vl-convert builds the bundle in seconds each process: it is kept in the cache folder,
+    keyed by the vl-convert and Vega-Lite versions, so a build pays it once per machine."""
+    import vl_convert as vlc
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    version = vl_version_for_vl_convert()
+    path = cache_dir() / f"vega-embed-vlc{vlc.__version__}-vl{version}.js"
+    try:
+        return path.read_text(encoding="utf-8"), version
+    except OSError:
+        pass
+    bundle = vlc.javascript_bundle(vl_version=version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(bundle, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        pass  # a read-only home: the bundle is built again next time
+    return bundle, version
+
+
+def _inline_html(spec: dict, title: str) -> str:
+    """The page as Altair's own inline template renders it, with the cached bundle."""
+    from altair.utils.html import INLINE_HTML_TEMPLATE
+
+    bundle, version = _vega_bundle()
+    text = INLINE_HTML_TEMPLATE.render(
+        spec=json.dumps(spec),
+        embed_options=json.dumps({"mode": "vega-lite"}),
+        vegalite_version=version,
+        output_div="vis",
+        vegaembed_script=bundle,
+    )
+    return text.replace("<head>", f"<head>\n<title>{html.escape(title)}</title>", 1)

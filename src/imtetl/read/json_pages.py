@@ -28,7 +28,57 @@ def _flatten(record: dict, prefix: str = "") -> dict[str, str | None]:
     return flat
 
 
+def _flat_columns(frame: pl.DataFrame, prefix: str = "") -> list[pl.Expr] | None:
+    """Leaf columns of nested structs as dotted string columns; None if a leaf is a list."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        exprs_of = _leaves(pl.col(name), dtype, f"{prefix}{name}")
+        if exprs_of is None:
+            return None
+        exprs.extend(exprs_of)
+    return exprs
+
+
+def _leaves(expr: pl.Expr, dtype: pl.DataType, name: str) -> list[pl.Expr] | None:
+    if isinstance(dtype, pl.Struct):
+        out: list[pl.Expr] = []
+        for field in dtype.fields:
+            leaves = _leaves(expr.struct.field(field.name), field.dtype, f"{name}.{field.name}")
+            if leaves is None:
+                return None
+            out.extend(leaves)
+        return out
+    if dtype.is_nested() or dtype == pl.Object:
+        return None
+    return [expr.cast(pl.String).alias(name)]
+
+
+def _read_fast(unit: SourceUnit, fmt: FormatOptions) -> pl.DataFrame | None:
+    """Pages parsed by Polars (no per-record Python); None when anything is unusual (a
+    record that is not an object, lists, mixed types): then the careful path decides."""
+    try:
+        pages = [pl.read_json(path) for path in unit.paths]
+        if not all(fmt.records_key in p.columns for p in pages):
+            return None
+        results = [p.select(pl.col(fmt.records_key).explode()) for p in pages]
+        if not all(isinstance(r.schema[fmt.records_key], pl.Struct) for r in results):
+            return None
+        if any(r[fmt.records_key].null_count() for r in results):
+            return None  # a record that is not an object: the careful path says where
+        records = pl.concat([r.unnest(fmt.records_key) for r in results], how="diagonal_relaxed")
+        columns = _flat_columns(records)
+        if columns is None or not records.height:
+            return None
+        return records.select(columns)
+    except Exception:  # any surprise goes to the careful reader
+        return None
+
+
 def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
+    fast = _read_fast(unit, fmt)
+    if fast is not None:
+        frame = fast.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+        return RawFrame(unit, frame, list(fast.columns))
     records: list[dict[str, str | None]] = []
     for path in unit.paths:
         name = path.name

@@ -18,6 +18,8 @@ from imtetl.transform.countries import resolve_countries
 from imtetl.transform.pseudonym import pseudonymise
 
 UNIT = "__source_file"
+#: The source values of a row (a struct), JSON-encoded into raw_record when quarantined.
+RAW = "__raw"
 
 #: What each canonical column is, per dataset. Kinds: text, year, int, country, code, money,
 #: date, id (pseudonymised into ``student_key``).
@@ -88,7 +90,7 @@ MIN_YEAR, MAX_YEAR = 1990, 2100
 
 @dataclass
 class Normalised:
-    rows: pl.DataFrame  # staging columns + __source_file, __row, raw_record
+    rows: pl.DataFrame  # staging columns + __source_file, __row, __raw (source values)
     quarantine: pl.DataFrame  # __source_file, row_number, column, reason, raw_record
 
 
@@ -121,7 +123,8 @@ def normalise(
             pseudonymise(frame["student_id"], school, key).alias("student_key")
         ).drop("student_id")
     source_columns = [("student_key" if c == "student_id" else c) for c in kinds]
-    raw_record = pl.struct(source_columns).struct.json_encode().alias("raw_record")
+    # The source values, kept as a struct (no copy); JSON only for rows that are quarantined.
+    source_values = pl.struct(source_columns).alias(RAW)
 
     parsed: list[pl.Expr] = []
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []
@@ -225,7 +228,7 @@ def normalise(
                           pl.col("__start_date").cast(pl.String)),
         ))  # fmt: skip
 
-    work = frame.with_columns(*parsed, raw_record)
+    work = frame.with_columns(*parsed, source_values)
     reasons = [
         pl.when(failed.fill_null(False)).then(message) for _column, failed, message in checks
     ]
@@ -274,7 +277,7 @@ def normalise(
         pl.col(ROW).cast(pl.Int32).alias("row_number"),
         pl.col("__column").alias("column"),
         pl.col("__reason").alias("reason"),
-        pl.col("raw_record"),
+        pl.col(RAW).struct.json_encode().alias("raw_record"),
     )
     good = work.filter(pl.col("__reason").is_null())
     rows = good.select(
@@ -282,7 +285,7 @@ def normalise(
         pl.col(ROW),
         pl.lit(school).alias("school_code"),
         *[_typed(dataset, c) for c in STAGING_COLUMNS[dataset] if c != "school_code"],
-        pl.col("raw_record"),
+        pl.col(RAW),
     )
     return Normalised(rows=rows, quarantine=quarantine)
 

@@ -8,7 +8,6 @@ warning says so. The key is never logged, written to the warehouse or to Dagster
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 import warnings
@@ -55,11 +54,31 @@ def load_key(key_file: Path, *, sample: bool = True) -> bytes:
 
 
 def pseudonymise(ids: pl.Series, school: str, key: bytes) -> pl.Series:
-    """student_key for each id, computed once per distinct id; nulls stay null."""
-    distinct = ids.drop_nulls().unique().to_list()
+    """student_key for each id, computed once per distinct id; nulls stay null.
+
+    HMAC-SHA256 as in RFC 2104, with the key's inner and outer hash states computed once
+    (copying a hash state costs less than ``hmac.new`` per id)."""
+    distinct = ids.drop_nulls().unique()
+    inner, outer = _pads(key)
     prefix = f"{school}:".encode()
-    keys = {
-        value: hmac.new(key, prefix + value.encode(), hashlib.sha256).hexdigest()
-        for value in distinct
-    }
-    return ids.replace_strict(keys, default=None, return_dtype=pl.String)
+
+    def keyed(value: str) -> str:
+        state = inner.copy()
+        state.update(prefix + value.encode())
+        final = outer.copy()
+        final.update(state.digest())
+        return final.hexdigest()
+
+    keys = pl.Series([keyed(value) for value in distinct.to_list()], dtype=pl.String)
+    return ids.replace_strict(distinct, keys, default=None, return_dtype=pl.String)
+
+
+def _pads(key: bytes):
+    """The HMAC-SHA256 inner and outer hash states of a key (RFC 2104)."""
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer

@@ -1,7 +1,9 @@
 """The gate between a school's normalised rows and its staging tables.
 
-1. The dataset's expectation suite runs on the rows. Rows failing a row-level expectation
-   are quarantined with the expectation as their reason; the others go on.
+1. The dataset's expectation suite runs on the rows, one partition at a time, vectorised
+   (validate.evaluate). Rows failing a row-level expectation are quarantined with the
+   expectation as their reason; the others go on. Great Expectations then confirms the
+   verdict in one run per dataset on every flagged row and a sample of the others.
 2. The gate holds the whole dataset back when a dataset-level expectation fails or when the
    share of quarantined rows is above the school's limit (``max_quarantine_share``): such an
    export is malformed rather than dirty, and the school's previous rows stay published.
@@ -20,7 +22,15 @@ import polars as pl
 
 from imtetl.read.base import ROW
 from imtetl.transform.countries import countries
-from imtetl.transform.normalise import UNIT
+from imtetl.transform.normalise import RAW, UNIT
+from imtetl.validate.evaluate import (
+    GX_SAMPLE_ROWS,
+    MASK,
+    Sampled,
+    any_failing,
+    gx_frame,
+    masks,
+)
 from imtetl.validate.gx_runner import SuiteResult, run_suite
 from imtetl.validate.suites import Expect, staging_suite
 
@@ -33,6 +43,12 @@ class GateResult:
     held_back: list[str] = field(default_factory=list)  # why the dataset is held back
     fees: SuiteResult | None = None  # tuition: comparison with regulated fees
     fee_deviations: pl.DataFrame | None = None
+    gx: Sampled | None = None  # flagged rows and a sample, for GX to confirm (then freed)
+    covered_fees: pl.DataFrame | None = None  # tuition rows a regulation covers
+
+
+#: Each partition sends at least this many passing rows to GX (all of them if fewer).
+GX_MIN_PART_ROWS = 500
 
 
 @cache
@@ -79,7 +95,7 @@ def _with_regulated_fee(rows: pl.DataFrame, reference: pl.DataFrame) -> pl.DataF
 
 
 def _validation_frame(dataset: str, rows: pl.DataFrame) -> pl.DataFrame:
-    frame = rows.drop("raw_record")
+    frame = rows.drop(RAW, strict=False)
     if dataset == "mobility":
         frame = frame.with_columns(
             (pl.col("end_date") - pl.col("start_date")).dt.total_days().alias("duration_days")
@@ -92,10 +108,122 @@ PART = "__partition"
 
 @dataclass
 class GateInput:
-    rows: pl.DataFrame  # one partition's normalised rows, with UNIT, ROW and raw_record
+    rows: pl.DataFrame  # one partition's normalised rows, with UNIT, ROW and RAW
     rows_read: int
     already_quarantined: int
     max_quarantine_share: float
+
+
+def raw_record(rows: pl.DataFrame) -> pl.Expr:
+    """The quarantine's raw_record of normalised rows: their source values as JSON."""
+    if RAW in rows.columns:
+        return pl.col(RAW).struct.json_encode().alias("raw_record")
+    return pl.lit(None, dtype=pl.String).alias("raw_record")
+
+
+def gate_partition(
+    dataset: str,
+    part: GateInput,
+    number: int,
+    *,
+    schools: list[str],
+    regulated: pl.DataFrame | None = None,
+    sample_rows: int = GX_SAMPLE_ROWS,
+) -> GateResult:
+    """Judge one partition's rows with the suite's vectorised expectations (every row),
+    and keep what Great Expectations must confirm (:func:`confirm`)."""
+    gate = GateResult(rows=part.rows, quarantine=_empty_quarantine())
+    if not part.rows.height:
+        return gate
+    suite = staging_suite(dataset, schools, sorted(countries()))
+    frame = _validation_frame(dataset, part.rows).with_columns(
+        pl.lit(number, dtype=pl.Int32).alias(PART)
+    )
+    flags = masks(suite, frame)
+    failing = any_failing(flags)
+    gate.gx = gx_frame(frame, flags, sample_rows, seed=number)
+    counts = flags.sum().row(0)
+    bad_count = int(failing.sum())
+    if bad_count:
+        labels = [
+            pl.when(pl.col(MASK.format(i))).then(pl.lit(e.label)) for i, e in enumerate(suite)
+        ]
+        columns = [
+            pl.when(pl.col(MASK.format(i))).then(pl.lit(e.column)) for i, e in enumerate(suite)
+        ]
+        flagged = pl.concat([part.rows, flags], how="horizontal").filter(failing)
+        gate.quarantine = flagged.select(
+            pl.col(UNIT),
+            pl.col(ROW).cast(pl.Int32).alias("row_number"),
+            pl.coalesce(columns).cast(pl.String).alias("column"),
+            pl.concat_str(
+                pl.lit("expectation failed: "),
+                pl.concat_str(labels, separator="; ", ignore_nulls=True),
+            ).alias("reason"),
+            raw_record(part.rows),
+        )
+        gate.rows = part.rows.filter(~failing)
+    quarantined = part.already_quarantined + bad_count
+    if part.rows_read and quarantined / part.rows_read > part.max_quarantine_share:
+        worst = sorted(
+            ((e.label, int(n)) for e, n in zip(suite, counts, strict=True) if n),
+            key=lambda item: -item[1],
+        )[:2]
+        because = "; ".join(f"{label}: {n} rows" for label, n in worst)
+        gate.held_back.append(
+            f"{quarantined} of {part.rows_read} rows ({quarantined / part.rows_read:.0%}) "
+            f"could not be loaded, above the limit of {part.max_quarantine_share:.0%}: "
+            "the export looks malformed" + (f" (failing: {because})" if because else "")
+        )
+    if dataset == "tuition" and regulated is not None:
+        covered = _with_regulated_fee(frame, regulated)
+        if covered.height:
+            gate.covered_fees = covered
+            deviating = covered.filter(pl.col("annual_fee_eur") != pl.col("regulated_fee_eur"))
+            gate.fee_deviations = deviating.select(
+                "school_code", "programme_code", "academic_year", "fee_category",
+                "annual_fee_eur", "regulated_fee_eur", "legal_reference",
+            )  # fmt: skip
+    return gate
+
+
+def confirm(dataset: str, gates: list[GateResult], *, schools: list[str]) -> SuiteResult | None:
+    """One Great Expectations run over what the partitions' gates kept (their flagged rows
+    and samples): its verdict must be the vectorised one (else ValidationMismatch). The
+    regulated-fee comparison of tuition runs here too, on every covered fee."""
+    sampled = [g.gx for g in gates if g.gx is not None and g.gx.frame.height]
+    if not sampled:
+        return None
+    index = [PART, UNIT, ROW]
+    suite = staging_suite(dataset, schools, sorted(countries()))
+    result = run_suite(
+        f"staging_{dataset}",
+        suite,
+        pl.concat([s.frame for s in sampled], how="vertical_relaxed"),
+        index,
+        flags=pl.concat([s.flags for s in sampled]),
+        rows_checked=sum(s.rows_checked for s in sampled),
+    )
+    covered = [g.covered_fees for g in gates if g.covered_fees is not None]
+    fees = None
+    if covered:
+        fees = run_suite(
+            "regulated_tuition",
+            [
+                Expect(
+                    "ExpectColumnPairValuesToBeEqual",
+                    {"column_A": "annual_fee_eur", "column_B": "regulated_fee_eur"},
+                )
+            ],
+            pl.concat(covered, how="vertical_relaxed"),
+            index,
+        )
+    for gate in gates:
+        gate.suite = result
+        if gate.covered_fees is not None:
+            gate.fees = fees
+        gate.gx = None  # GX has seen them: free the rows
+    return result
 
 
 def run_gates(
@@ -105,90 +233,14 @@ def run_gates(
     schools: list[str],
     regulated: pl.DataFrame | None = None,
 ) -> list[GateResult]:
-    """Validate several partitions' rows in one run of the suite (GX's fixed cost is paid
-    once), then judge each partition on its own."""
-    frames = [
-        part.rows.with_columns(pl.lit(i, dtype=pl.Int32).alias(PART))
+    """Gate several partitions, then confirm them in one run of GX (its fixed cost once)."""
+    per_part = max(GX_MIN_PART_ROWS, GX_SAMPLE_ROWS // max(1, len(parts)))
+    gates = [
+        gate_partition(dataset, part, i, schools=schools, regulated=regulated, sample_rows=per_part)
         for i, part in enumerate(parts)
-        if part.rows.height
     ]
-    results = [GateResult(rows=part.rows, quarantine=_empty_quarantine()) for part in parts]
-    if not frames:
-        return results
-    rows = pl.concat(frames, how="vertical_relaxed")
-    index = [PART, UNIT, ROW]
-    suite = staging_suite(dataset, schools, sorted(countries()))
-    result = run_suite(f"staging_{dataset}", suite, _validation_frame(dataset, rows), index)
-    failing: dict[tuple, list[Expect]] = {}
-    for outcome in result.failed:
-        if outcome.expectation.row_level:
-            for key in outcome.rows:
-                failing.setdefault((int(key[0]), key[1], int(key[2])), []).append(
-                    outcome.expectation
-                )
-    fees = deviations = None
-    if dataset == "tuition" and regulated is not None:
-        covered = _with_regulated_fee(rows, regulated)
-        if covered.height:
-            fees = run_suite(
-                "regulated_tuition",
-                [
-                    Expect(
-                        "ExpectColumnPairValuesToBeEqual",
-                        {"column_A": "annual_fee_eur", "column_B": "regulated_fee_eur"},
-                    )
-                ],
-                covered.drop("raw_record"),
-                index,
-            )
-            deviations = covered.filter(
-                pl.col("annual_fee_eur") != pl.col("regulated_fee_eur")
-            ).select(
-                PART, "school_code", "programme_code", "academic_year", "fee_category",
-                "annual_fee_eur", "regulated_fee_eur", "legal_reference",
-            )  # fmt: skip
-    for i, part in enumerate(parts):
-        gate = results[i]
-        gate.suite, gate.fees = result, fees
-        if deviations is not None:
-            gate.fee_deviations = deviations.filter(pl.col(PART) == i).drop(PART)
-        mine = {k[1:]: v for k, v in failing.items() if k[0] == i}
-        if mine:
-            keys = pl.DataFrame(
-                {
-                    UNIT: [k[0] for k in mine],
-                    ROW: [k[1] for k in mine],
-                    "column": [v[0].column for v in mine.values()],
-                    "reason": [
-                        "expectation failed: " + "; ".join(e.label for e in v)
-                        for v in mine.values()
-                    ],
-                },
-                schema_overrides={ROW: part.rows.schema[ROW]},
-            )
-            bad = part.rows.join(keys, on=[UNIT, ROW], how="inner")
-            gate.quarantine = bad.select(
-                pl.col(UNIT),
-                pl.col(ROW).cast(pl.Int32).alias("row_number"),
-                "column",
-                "reason",
-                "raw_record",
-            )
-            gate.rows = part.rows.join(keys.select(UNIT, ROW), on=[UNIT, ROW], how="anti")
-        quarantined = part.already_quarantined + gate.quarantine.height
-        if part.rows_read and quarantined / part.rows_read > part.max_quarantine_share:
-            counts: dict[str, int] = {}
-            for expectations in mine.values():
-                for expect in expectations:
-                    counts[expect.label] = counts.get(expect.label, 0) + 1
-            worst = sorted(counts.items(), key=lambda item: -item[1])[:2]
-            because = "; ".join(f"{label}: {n} rows" for label, n in worst)
-            gate.held_back.append(
-                f"{quarantined} of {part.rows_read} rows ({quarantined / part.rows_read:.0%}) "
-                f"could not be loaded, above the limit of {part.max_quarantine_share:.0%}: "
-                "the export looks malformed" + (f" (failing: {because})" if because else "")
-            )
-    return results
+    confirm(dataset, gates, schools=schools)
+    return gates
 
 
 def _empty_quarantine() -> pl.DataFrame:

@@ -39,6 +39,9 @@ class SuiteResult:
     success: bool
     outcomes: list[Outcome]
     result: dict  # GX's own JSON of the validation result
+    #: rows the vectorised evaluation checked (validate.evaluate); GX saw ``rows_in_gx``
+    rows_checked: int = 0
+    rows_in_gx: int = 0
 
     @property
     def failed(self) -> list[Outcome]:
@@ -139,8 +142,20 @@ def run_suite(
     expectations: list[Expect],
     frame: pl.DataFrame,
     index: list[str],
+    *,
+    flags: pl.DataFrame | None = None,
+    rows_checked: int | None = None,
 ) -> SuiteResult:
-    """Validate ``frame``; ``index`` columns identify failing rows (e.g. file and row)."""
+    """Validate ``frame``; ``index`` columns identify failing rows (e.g. file and row).
+
+    Large frames go through :mod:`imtetl.validate.evaluate` first: GX then validates the
+    flagged rows and a sample of the others. ``flags`` (the masks of ``frame``'s rows, when
+    the caller evaluated them) must agree with GX's verdict, expectation by expectation."""
+    from imtetl.validate import evaluate
+
+    if flags is None and evaluate.supported(expectations):
+        sampled = evaluate.gx_frame(frame, evaluate.masks(expectations, frame))
+        frame, flags, rows_checked = sampled.frame, sampled.flags, sampled.rows_checked
     definition = _validation_definition(name, expectations)
     result = definition.run(
         batch_parameters={"dataframe": _to_pandas(frame)},
@@ -172,12 +187,38 @@ def run_suite(
                 rows=rows,
             )
         )
+    if flags is not None:
+        _agree(name, expectations, outcomes, flags)
     return SuiteResult(
         suite=name,
         success=bool(result.success),
         outcomes=outcomes,
         result=json.loads(json.dumps(result.to_json_dict(), default=str)),
+        rows_checked=rows_checked if rows_checked is not None else frame.height,
+        rows_in_gx=frame.height,
     )
+
+
+def _agree(name: str, expectations: list[Expect], outcomes: list[Outcome], flags: pl.DataFrame):
+    """GX and the vectorised masks must find the same failing rows on GX's frame."""
+    from imtetl.validate.evaluate import MASK, ValidationMismatch
+
+    counts = flags.sum().row(0) if flags.height else (0,) * flags.width
+    expected = {
+        _identity(e.type, e.kwargs): int(counts[flags.columns.index(MASK.format(i))] or 0)
+        for i, e in enumerate(expectations)
+    }
+    wrong = [
+        f"{o.expectation.label}: GX {o.unexpected_count}, vectorised "
+        f"{expected[_identity(o.expectation.type, o.expectation.kwargs)]}"
+        for o in outcomes
+        if o.unexpected_count != expected[_identity(o.expectation.type, o.expectation.kwargs)]
+    ]
+    if wrong:
+        raise ValidationMismatch(
+            f"suite {name}: Great Expectations and the vectorised evaluation disagree on "
+            f"{'; '.join(wrong)}. What to do: report it (a bug in validate/evaluate.py)"
+        )
 
 
 def save_result(result: SuiteResult, folder: Path, key: str) -> Path:

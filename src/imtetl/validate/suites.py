@@ -90,7 +90,7 @@ def staging_suite(dataset: str, schools: list[str], countries: list[str]) -> lis
             ),
             Expect(
                 "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["student_key", "programme_code", "academic_year"]},
+                {"column_list": ["school_code", "student_key", "programme_code", "academic_year"]},
                 column="student_id",
             ),
         ]  # fmt: skip
@@ -111,7 +111,7 @@ def staging_suite(dataset: str, schools: list[str], countries: list[str]) -> lis
             ),
             Expect(
                 "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["programme_code", "academic_year", "fee_category"]},
+                {"column_list": ["school_code", "programme_code", "academic_year", "fee_category"]},
                 column="programme_code",
             ),
         ]  # fmt: skip

@@ -1,0 +1,120 @@
+"""The suites' row-level expectations evaluated on whole frames, vectorised with Polars.
+
+Great Expectations runs on pandas, one frame at a time: on millions of rows it costs
+minutes and gigabytes. So each row-level expectation of :mod:`imtetl.validate.suites` is
+also written here as a Polars expression that is true where a row fails it, with GX's own
+semantics (missing values are ignored by the column-map expectations, as in GX). These
+masks decide, on every row, what is quarantined and whether a partition is held back.
+
+Great Expectations then validates a bounded frame: every row a mask flagged, plus a seeded
+sample of the rows that passed (:func:`gx_frame`). Its verdict on that frame must equal the
+masks' row for row, or the validation stops with :class:`ValidationMismatch`. So every
+defect is still judged by GX, the Data Docs stay GX's, and the cost stays proportional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from imtetl.validate.suites import Expect
+
+#: Passing rows that go to Great Expectations with the flagged ones, per validation run.
+GX_SAMPLE_ROWS = 20_000
+MASK = "__fails_{}"
+
+
+class ValidationMismatch(RuntimeError):
+    """Great Expectations and the vectorised evaluation disagree: a bug, never bad data."""
+
+
+def supported(expectations: list[Expect]) -> bool:
+    return all(e.row_level and e.type in _TRANSLATIONS for e in expectations)
+
+
+def _not_null(kw: dict) -> pl.Expr:
+    return pl.col(kw["column"]).is_null()
+
+
+def _in_set(kw: dict) -> pl.Expr:
+    column = pl.col(kw["column"])
+    return column.is_not_null() & ~column.is_in(list(kw["value_set"]))
+
+
+def _between(kw: dict) -> pl.Expr:
+    column = pl.col(kw["column"])
+    low, high = kw.get("min_value"), kw.get("max_value")
+    outside = pl.lit(False)
+    if low is not None:
+        outside = outside | (column < low)
+    if high is not None:
+        outside = outside | (column > high)
+    return column.is_not_null() & outside
+
+
+def _unique(kw: dict) -> pl.Expr:
+    columns = kw["column_list"]
+    all_missing = pl.all_horizontal(pl.col(c).is_null() for c in columns)
+    return ~all_missing & pl.struct(columns).is_duplicated()
+
+
+def _a_greater(kw: dict) -> pl.Expr:
+    a, b = pl.col(kw["column_A"]), pl.col(kw["column_B"])
+    both_missing = a.is_null() & b.is_null()
+    ok = (a >= b) if kw.get("or_equal") else (a > b)
+    return ~both_missing & ~ok.fill_null(False)
+
+
+def _equal(kw: dict) -> pl.Expr:
+    a, b = pl.col(kw["column_A"]), pl.col(kw["column_B"])
+    both_missing = a.is_null() & b.is_null()
+    return ~both_missing & ~(a == b).fill_null(False)
+
+
+_TRANSLATIONS = {
+    "ExpectColumnValuesToNotBeNull": _not_null,
+    "ExpectColumnValuesToBeInSet": _in_set,
+    "ExpectColumnValuesToBeBetween": _between,
+    "ExpectCompoundColumnsToBeUnique": _unique,
+    "ExpectColumnPairValuesAToBeGreaterThanB": _a_greater,
+    "ExpectColumnPairValuesToBeEqual": _equal,
+}
+
+
+def masks(expectations: list[Expect], frame: pl.DataFrame) -> pl.DataFrame:
+    """One boolean column per expectation (``__fails_<i>``): true where the row fails it."""
+    return frame.select(
+        _TRANSLATIONS[e.type](e.kwargs).fill_null(False).alias(MASK.format(i))
+        for i, e in enumerate(expectations)
+    )
+
+
+def any_failing(flags: pl.DataFrame) -> pl.Series:
+    if not flags.width:
+        return pl.Series(dtype=pl.Boolean)
+    return flags.select(pl.any_horizontal(pl.all())).to_series()
+
+
+@dataclass
+class Sampled:
+    """What goes to Great Expectations: the flagged rows, then a sample of the others."""
+
+    frame: pl.DataFrame
+    flags: pl.DataFrame  # the masks of ``frame``'s rows
+    rows_checked: int  # rows of the whole frame the masks were evaluated on
+
+
+def gx_frame(
+    frame: pl.DataFrame, flags: pl.DataFrame, sample_rows: int = GX_SAMPLE_ROWS, seed: int = 0
+) -> Sampled:
+    """Every flagged row and up to ``sample_rows`` passing ones (all of them if fewer)."""
+    if frame.height <= sample_rows:
+        return Sampled(frame, flags, frame.height)
+    failing = any_failing(flags)
+    both = pl.concat([frame, flags], how="horizontal")
+    passing = both.filter(~failing)
+    if passing.height > sample_rows:
+        passing = passing.sample(n=sample_rows, seed=seed)
+    picked = pl.concat([both.filter(failing), passing])
+    return Sampled(picked.select(frame.columns), picked.select(flags.columns), frame.height)

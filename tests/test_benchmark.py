@@ -1,0 +1,29 @@
+"""The benchmark's smoke run (N = 10,000), so that benchmarks/run.py cannot rot. Its
+figures are printed for people; nothing here asserts a duration."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_smoke_run_prints_every_figure():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--rows", "10000", "--import-runs", "1",
+         "--no-sample-build"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for figure in ("landing:", "floor:", "build:", "partition:", "import:"):
+        assert any(line.startswith(figure) for line in lines), (figure, result.stdout)
+    assert re.search(r"(\d[\d,]*) rows into DuckDB tables", result.stdout)
+    assert re.fullmatch(
+        r"ratio build/floor=\d+\.\d\d partition/build=\d+\.\d\d sample/import=n/a "
+        r"peak_rss_mb=\d+",
+        lines[-1],
+    ), lines[-1]

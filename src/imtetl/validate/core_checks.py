@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from imtetl.validate.evaluate import GX_SAMPLE_ROWS, MASK, sql_masks
 from imtetl.validate.gx_runner import SuiteResult, run_suite
 from imtetl.validate.suites import core_suite
 
@@ -76,12 +77,35 @@ def checks_for(table: str) -> list[CoreCheck]:
 
 
 def run_core_check(conn: duckdb.DuckDBPyConnection, check: CoreCheck) -> SuiteResult:
+    """Run a core suite: every row judged in DuckDB (validate.evaluate's expectations as SQL),
+    then GX on the flagged rows and a sample of the others, which must agree."""
     programme_ids = (
         [r[0] for r in conn.execute("SELECT programme_id FROM core.dim_programme").fetchall()]
         if check.suite in ("fact_enrolment", "fact_tuition_fee")
         else []
     )
-    frame = conn.execute(check.query).pl()
+    suite = core_suite(check.suite, programme_ids)
+    judged, params = sql_masks(check.query, suite)
+    any_fails = " OR ".join(MASK.format(i) for i in range(len(suite)))
+    flag_columns = [MASK.format(i) for i in range(len(suite))]
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _judged AS {judged}", params)
+    try:
+        total = conn.execute("SELECT count(*) FROM _judged").fetchone()[0]
+        if total <= GX_SAMPLE_ROWS:
+            picked = conn.execute("SELECT * FROM _judged").pl()
+        else:
+            picked = conn.execute(
+                f"SELECT * FROM _judged WHERE {any_fails} UNION ALL "
+                f"(SELECT * FROM _judged WHERE NOT ({any_fails}) "
+                f"USING SAMPLE reservoir({GX_SAMPLE_ROWS} ROWS) REPEATABLE (7))"
+            ).pl()
+    finally:
+        conn.execute("DROP TABLE IF EXISTS _judged")
     return run_suite(
-        f"core_{check.suite}", core_suite(check.suite, programme_ids), frame, list(check.index)
+        f"core_{check.suite}",
+        suite,
+        picked.drop(flag_columns),
+        list(check.index),
+        flags=picked.select(flag_columns),
+        rows_checked=total,
     )

@@ -1,4 +1,5 @@
-"""The suites' row-level expectations evaluated on whole frames, vectorised with Polars.
+"""The suites' row-level expectations evaluated on whole frames, vectorised with Polars
+(staging) or DuckDB (the core checks, on tables too large to hand to Python).
 
 Great Expectations runs on pandas, one frame at a time: on millions of rows it costs
 minutes and gigabytes. So each row-level expectation of :mod:`imtetl.validate.suites` is
@@ -118,3 +119,55 @@ def gx_frame(
         passing = passing.sample(n=sample_rows, seed=seed)
     picked = pl.concat([both.filter(failing), passing])
     return Sampled(picked.select(frame.columns), picked.select(flags.columns), frame.height)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_masks(query: str, expectations: list[Expect]) -> tuple[str, dict]:
+    """``query``'s rows with one boolean column per expectation (``__fails_<i>``), judged
+    by DuckDB as :func:`masks` judges a Polars frame; value sets are bound parameters."""
+    params: dict[str, list] = {}
+    windows: list[str] = []
+    groups: list[str] = []
+    predicates: list[str] = []
+    for i, expect in enumerate(expectations):
+        kw = expect.kwargs
+        if expect.type == "ExpectColumnValuesToNotBeNull":
+            predicate = f"{_quoted(kw['column'])} IS NULL"
+        elif expect.type == "ExpectColumnValuesToBeInSet":
+            params[f"set{i}"] = list(kw["value_set"])
+            column = _quoted(kw["column"])
+            predicate = f"{column} IS NOT NULL AND {column} NOT IN (SELECT unnest($set{i}))"
+        elif expect.type == "ExpectColumnValuesToBeBetween":
+            column = _quoted(kw["column"])
+            outside = []
+            if kw.get("min_value") is not None:
+                outside.append(f"{column} < {kw['min_value']!r}")
+            if kw.get("max_value") is not None:
+                outside.append(f"{column} > {kw['max_value']!r}")
+            predicate = f"{column} IS NOT NULL AND ({' OR '.join(outside) or 'false'})"
+        elif expect.type == "ExpectCompoundColumnsToBeUnique":
+            columns = [_quoted(c) for c in kw["column_list"]]
+            windows.append(f"count(*) OVER (PARTITION BY {', '.join(columns)})")
+            groups.append(f"__group_{i}")
+            all_missing = " AND ".join(f"{c} IS NULL" for c in columns)
+            predicate = f"NOT ({all_missing}) AND __group_{i} > 1"
+        elif expect.type in (
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            "ExpectColumnPairValuesToBeEqual",
+        ):
+            a, b = _quoted(kw["column_A"]), _quoted(kw["column_B"])
+            if expect.type == "ExpectColumnPairValuesToBeEqual":
+                ok = f"{a} = {b}"
+            else:
+                ok = f"{a} >= {b}" if kw.get("or_equal") else f"{a} > {b}"
+            predicate = f"NOT ({a} IS NULL AND {b} IS NULL) AND NOT coalesce({ok}, false)"
+        else:
+            raise ValueError(f"no SQL for {expect.type}")
+        predicates.append(f"coalesce({predicate}, false) AS {MASK.format(i)}")
+    named = [f"{w} AS {g}" for w, g in zip(windows, groups, strict=True)]
+    inner = f"SELECT *, {', '.join(named)} FROM ({query})" if named else query
+    star = f"* EXCLUDE ({', '.join(groups)})" if groups else "*"
+    return f"SELECT {star}, {', '.join(predicates)} FROM ({inner})", params

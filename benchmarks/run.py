@@ -232,10 +232,13 @@ def measure_floor(landing: Path, work: Path) -> tuple[Measured, int, int]:
 
 
 def project_env(landing: Path, work: Path) -> dict[str, str]:
-    """An isolated project: its own warehouse and Dagster instance, the repo's pipelines."""
+    """An isolated project: its own warehouse and Dagster instance (configured as the
+    project's dagster.yaml, storage under the work folder), the repo's pipelines."""
     dagster_home = work / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    config = (ROOT / "dagster.yaml").read_text(encoding="utf-8")
+    config = config.replace("base_dir: .dagster", f"base_dir: {dagster_home}")
+    (dagster_home / "dagster.yaml").write_text(config, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMTETL_", "DAGSTER_"))}
     env.update(
         IMTETL_HOME=str(ROOT),

@@ -125,23 +125,26 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _column(name: str) -> str:
+    return f"q.{_quoted(name)}"
+
+
 def sql_masks(query: str, expectations: list[Expect]) -> tuple[str, dict]:
     """``query``'s rows with one boolean column per expectation (``__fails_<i>``), judged
     by DuckDB as :func:`masks` judges a Polars frame; value sets are bound parameters."""
     params: dict[str, list] = {}
-    windows: list[str] = []
-    groups: list[str] = []
+    groups: list[tuple[str, str]] = []  # (CTE of duplicated keys, its join)
     predicates: list[str] = []
     for i, expect in enumerate(expectations):
         kw = expect.kwargs
         if expect.type == "ExpectColumnValuesToNotBeNull":
-            predicate = f"{_quoted(kw['column'])} IS NULL"
+            predicate = f"{_column(kw['column'])} IS NULL"
         elif expect.type == "ExpectColumnValuesToBeInSet":
             params[f"set{i}"] = list(kw["value_set"])
-            column = _quoted(kw["column"])
+            column = _column(kw["column"])
             predicate = f"{column} IS NOT NULL AND {column} NOT IN (SELECT unnest($set{i}))"
         elif expect.type == "ExpectColumnValuesToBeBetween":
-            column = _quoted(kw["column"])
+            column = _column(kw["column"])
             outside = []
             if kw.get("min_value") is not None:
                 outside.append(f"{column} < {kw['min_value']!r}")
@@ -150,15 +153,24 @@ def sql_masks(query: str, expectations: list[Expect]) -> tuple[str, dict]:
             predicate = f"{column} IS NOT NULL AND ({' OR '.join(outside) or 'false'})"
         elif expect.type == "ExpectCompoundColumnsToBeUnique":
             columns = [_quoted(c) for c in kw["column_list"]]
-            windows.append(f"count(*) OVER (PARTITION BY {', '.join(columns)})")
-            groups.append(f"__group_{i}")
-            all_missing = " AND ".join(f"{c} IS NULL" for c in columns)
-            predicate = f"NOT ({all_missing}) AND __group_{i} > 1"
+            group = f"__group_{i}"
+            keys = ", ".join(columns)
+            # duplicated keys by aggregation (a hash table), not a window (a sort)
+            groups.append(
+                (
+                    f"{group} AS (SELECT {keys}, true AS {group} FROM q GROUP BY ALL "
+                    "HAVING count(*) > 1)",
+                    f"LEFT JOIN {group} ON "
+                    + " AND ".join(f"q.{c} IS NOT DISTINCT FROM {group}.{c}" for c in columns),
+                )
+            )
+            all_missing = " AND ".join(f"q.{c} IS NULL" for c in columns)
+            predicate = f"NOT ({all_missing}) AND {group}.{group}"
         elif expect.type in (
             "ExpectColumnPairValuesAToBeGreaterThanB",
             "ExpectColumnPairValuesToBeEqual",
         ):
-            a, b = _quoted(kw["column_A"]), _quoted(kw["column_B"])
+            a, b = _column(kw["column_A"]), _column(kw["column_B"])
             if expect.type == "ExpectColumnPairValuesToBeEqual":
                 ok = f"{a} = {b}"
             else:
@@ -167,7 +179,6 @@ def sql_masks(query: str, expectations: list[Expect]) -> tuple[str, dict]:
         else:
             raise ValueError(f"no SQL for {expect.type}")
         predicates.append(f"coalesce({predicate}, false) AS {MASK.format(i)}")
-    named = [f"{w} AS {g}" for w, g in zip(windows, groups, strict=True)]
-    inner = f"SELECT *, {', '.join(named)} FROM ({query})" if named else query
-    star = f"* EXCLUDE ({', '.join(groups)})" if groups else "*"
-    return f"SELECT {star}, {', '.join(predicates)} FROM ({inner})", params
+    ctes = ", ".join([f"q AS ({query})", *(cte for cte, _ in groups)])
+    joins = " ".join(join for _, join in groups)
+    return f"WITH {ctes} SELECT q.*, {', '.join(predicates)} FROM q {joins}", params

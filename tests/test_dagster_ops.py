@@ -18,7 +18,7 @@ from dagster._core.instance.ref import InstanceRef
 from imtetl.defs.resources import WarehouseResource
 from imtetl.defs.schedules import http_polls, nightly_build
 from imtetl.defs.sensors import landing_sensor
-from tests.conftest import TEST_KEY, Project
+from tests.conftest import ROOT, TEST_KEY, Project
 
 MARTS = (
     "international_masters_pricing",
@@ -116,6 +116,60 @@ def test_reruns_are_idempotent(project: Project) -> None:
             "WHERE is_current GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()[0]
     assert doubles == 0
+
+
+def _facts_equal_a_whole_rebuild(project: Project) -> dict[str, int]:
+    """Each incrementally updated fact holds exactly the rows its SQL selects from staging."""
+    from imtetl.load.sql_models import _CTAS, INCREMENTAL
+
+    build_db = project.warehouse.parent / ".build" / "build.duckdb"
+    counts = {}
+    with duckdb.connect(str(build_db), read_only=True) as conn:
+        for table in INCREMENTAL:
+            sql = (ROOT / "sql" / "core" / f"{table}.sql").read_text(encoding="utf-8")
+            select = _CTAS.search(sql).group(2)
+            mine, whole = f"(SELECT * FROM core.{table})", f"(SELECT * FROM ({select}))"
+            differ = conn.execute(
+                f"SELECT count(*) FROM ({mine} EXCEPT ALL {whole} "
+                f"UNION ALL ({whole} EXCEPT ALL {mine}))"
+            ).fetchone()[0]
+            assert differ == 0, table
+            counts[table] = conn.execute(f"SELECT count(*) FROM core.{table}").fetchone()[0]
+        assert not conn.execute("SELECT * FROM build_state.changed_partitions").fetchall()
+    return counts
+
+
+def _albi_2023(project: Project) -> tuple[int, int]:
+    """(enrolments of ALBI 2023 in the published facts, rows its current load loaded)."""
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM core.fact_enrolment WHERE school_code = 'ALBI' "
+            "AND academic_year = 2023), (SELECT sum(rows_loaded) FROM audit.loads WHERE "
+            "is_current AND school_code = 'ALBI' AND dataset = 'enrolment' "
+            "AND source_year = 2023)"
+        ).fetchone()
+
+
+def test_a_partition_rebuild_updates_the_facts_for_its_school_year_only(project: Project) -> None:
+    assert project.imtetl("build").returncode == 0
+    before = _facts_equal_a_whole_rebuild(project)
+    published, loaded = _albi_2023(project)
+    assert published == loaded
+    path = project.landing / "albi" / "EXPORT_ENROLMENT_2023.tsv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-40]), encoding="utf-8")  # 40 students left
+    result = project.imtetl("build", "--school", "ALBI", "--year", "2023")
+    assert result.returncode == 0, result.stderr
+    after = _facts_equal_a_whole_rebuild(project)  # updated in place, same rows as a rebuild
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(project.dagster_home))) as inst:
+        event = inst.get_latest_materialization_event(dg.AssetKey(["core", "fact_enrolment"]))
+        metadata = event.asset_materialization.metadata
+        assert metadata["rebuilt_whole"].value is False
+        assert metadata["school_years_updated"].value == ["ALBI 2023"]
+    published_after, loaded_after = _albi_2023(project)
+    assert published_after == loaded_after < loaded
+    assert after["fact_enrolment"] == before["fact_enrolment"] - (loaded - loaded_after)
+    assert after["fact_mobility"] == before["fact_mobility"]
 
 
 def test_a_permanently_failing_partition_leaves_the_others_materialized(

@@ -118,3 +118,18 @@ CREATE TABLE IF NOT EXISTS staging.regulated_tuition (
     source_url VARCHAR NOT NULL,
     source_type VARCHAR
 );
+
+-- Build bookkeeping (never published): which school-years of each dataset changed in staging
+-- since the core facts were last built from it, and the SQL each fact was built with. A fact
+-- is then updated for those school-years only (load/sql_models.py), or rebuilt whole.
+CREATE SCHEMA IF NOT EXISTS build_state;
+CREATE TABLE IF NOT EXISTS build_state.changed_partitions (
+    dataset VARCHAR NOT NULL,
+    school_code VARCHAR NOT NULL,
+    academic_year INTEGER                -- NULL: every year of the school
+);
+CREATE TABLE IF NOT EXISTS build_state.models (
+    table_name VARCHAR PRIMARY KEY,      -- e.g. core.fact_enrolment
+    sql_sha256 VARCHAR NOT NULL,
+    built_at TIMESTAMP NOT NULL
+);

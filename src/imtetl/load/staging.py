@@ -505,6 +505,11 @@ def _write(
         )
         conn.register("_loads", loads.to_arrow())
         conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
+        # the core facts update these school-years (load/sql_models.py)
+        conn.execute(
+            "INSERT INTO build_state.changed_partitions VALUES ($dataset, $school, $year)",
+            {"dataset": dataset, "school": school, "year": year},
+        )
         if staged is not None:
             conn.register("_staged", staged.to_arrow())
             conn.execute(f"INSERT INTO staging.{dataset} BY NAME SELECT * FROM _staged")

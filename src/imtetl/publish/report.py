@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,13 +172,6 @@ def render_report(warehouse: Path, out: Path) -> Path:
     return out
 
 
-def cache_dir() -> Path:
-    """Where derived, version-keyed files are kept between builds (``IMTETL_CACHE_DIR``)."""
-    if value := os.environ.get("IMTETL_CACHE_DIR"):
-        return Path(value)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imtetl"
-
-
 def _vega_bundle() -> tuple[str, str]:
     """vl-convert's vega-embed bundle (with Vega-Lite) and its Vega-Lite version.
 
@@ -188,6 +180,8 @@ def _vega_bundle() -> tuple[str, str]:
     import vl_convert as vlc
     from altair.utils._importers import vl_version_for_vl_convert
 
+    from imtetl.cache import cache_dir, write_atomically
+
     version = vl_version_for_vl_convert()
     path = cache_dir() / f"vega-embed-vlc{vlc.__version__}-vl{version}.js"
     try:
@@ -195,13 +189,7 @@ def _vega_bundle() -> tuple[str, str]:
     except OSError:
         pass
     bundle = vlc.javascript_bundle(vl_version=version)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(bundle, encoding="utf-8")
-        partial.replace(path)
-    except OSError:
-        pass  # a read-only home: the bundle is built again next time
+    write_atomically(path, bundle)
     return bundle, version
 
 

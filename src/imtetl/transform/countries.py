@@ -54,8 +54,20 @@ def _region_table() -> dict[str, tuple[str, bool]]:
     return table
 
 
+#: The libraries the country tables are derived from (the cache is keyed by their versions).
+SOURCES = ("pycountry", "babel", "country_converter")
+
+
 @cache
 def countries() -> dict[str, Country]:
+    """Every ISO 3166-1 country (cached between processes: see imtetl.cache)."""
+    from imtetl.cache import cached_json
+
+    rows = cached_json("countries", lambda: [vars(c) for c in _countries().values()], *SOURCES)
+    return {row["code"]: Country(**row) for row in rows}
+
+
+def _countries() -> dict[str, Country]:
     import pycountry
     from babel import Locale
 
@@ -79,6 +91,12 @@ def countries() -> dict[str, Country]:
 
 @cache
 def _lookup() -> dict[str, str]:
+    from imtetl.cache import cached_json
+
+    return cached_json("country-names", _names, *SOURCES)
+
+
+def _names() -> dict[str, str]:
     import pycountry
     from babel import Locale
 

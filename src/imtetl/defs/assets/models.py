@@ -51,7 +51,8 @@ def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
         settings = warehouse.settings()
         results = []
         with warehouse.build_db() as conn:
-            rows = run_model(conn, settings.sql, schema, table)
+            built: dict = {}
+            rows = run_model(conn, settings.sql, schema, table, built)
             preview = conn.execute(f"SELECT * FROM {schema}.{table} LIMIT 5").pl()
             for check in checks:
                 outcome = run_core_check(conn, check)
@@ -74,6 +75,12 @@ def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
+                **({"rebuilt_whole": built["rebuilt"]} if "rebuilt" in built else {}),
+                **(
+                    {"school_years_updated": dg.MetadataValue.json(built["school_years_updated"])}
+                    if built.get("school_years_updated")
+                    else {}
+                ),
                 "preview": dg.MetadataValue.md(preview.to_pandas().to_markdown(index=False)),
             },
             check_results=results,

@@ -166,6 +166,17 @@ def test_a_partition_rebuild_updates_the_facts_for_its_school_year_only(project:
         metadata = event.asset_materialization.metadata
         assert metadata["rebuilt_whole"].value is False
         assert metadata["school_years_updated"].value == ["ALBI 2023"]
+        event = inst.get_latest_materialization_event(dg.AssetKey(["published_warehouse"]))
+        assert event.asset_materialization.metadata["incremental"].value is True
+    build_db = project.warehouse.parent / ".build" / "build.duckdb"
+    with duckdb.connect(str(build_db), read_only=True) as conn:  # the release = the build
+        conn.execute(f"ATTACH '{project.warehouse}' AS published (READ_ONLY)")
+        for table in ("fact_enrolment", "fact_mobility", "fact_tuition_fee", "dim_programme"):
+            mine, theirs = f"(FROM core.{table})", f"(FROM published.core.{table})"
+            assert not conn.execute(
+                f"SELECT count(*) FROM ({mine} EXCEPT ALL {theirs} "
+                f"UNION ALL ({theirs} EXCEPT ALL {mine}))"
+            ).fetchone()[0], table
     published_after, loaded_after = _albi_2023(project)
     assert published_after == loaded_after < loaded
     assert after["fact_enrolment"] == before["fact_enrolment"] - (loaded - loaded_after)

@@ -133,3 +133,18 @@ CREATE TABLE IF NOT EXISTS build_state.models (
     sql_sha256 VARCHAR NOT NULL,
     built_at TIMESTAMP NOT NULL
 );
+-- What the next release must take from the core facts: the school-years updated since the
+-- last publish, or the whole table (publish/release.py), and the file that publish wrote.
+CREATE TABLE IF NOT EXISTS build_state.publish_pending (
+    table_name VARCHAR NOT NULL,
+    school_code VARCHAR,
+    academic_year INTEGER,
+    whole BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS build_state.publication (
+    path VARCHAR PRIMARY KEY,
+    inode BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    published_at TIMESTAMP NOT NULL
+);

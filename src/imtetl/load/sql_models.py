@@ -67,7 +67,16 @@ def run_model(
             where, params = _scope(changed)
             conn.execute(f"DELETE FROM {name} WHERE {where}", params)
             conn.execute(f"INSERT INTO {name} SELECT * FROM ({select}) WHERE {where}", params)
-        if dataset:
+        if dataset:  # the next release takes the same change (publish/release.py)
+            if changed is None:
+                conn.execute(
+                    "INSERT INTO build_state.publish_pending VALUES (?, NULL, NULL, true)", [name]
+                )
+            for school, year in changed or []:
+                conn.execute(
+                    "INSERT INTO build_state.publish_pending VALUES (?, ?, ?, false)",
+                    [name, school, year],
+                )
             conn.execute("DELETE FROM build_state.changed_partitions WHERE dataset = ?", [dataset])
             conn.execute(
                 "INSERT OR REPLACE INTO build_state.models VALUES (?, ?, now())", [name, digest]

@@ -481,18 +481,20 @@ def _write(
     )
     # What this load replaces: the units it loaded, and the units of its scope (the school,
     # or the school's year) that are gone from the landing zone. Failed units keep their rows.
-    scope = (
-        "school_code = $school AND (list_contains($loaded, source_file) "
-        "OR (NOT list_contains($present, source_file) AND ($year IS NULL OR source_file IN "
-        "(SELECT source_file FROM audit.loads WHERE school_code = $school "
-        "AND dataset = $dataset AND source_year = $year))))"
-    )
-    params = {
-        "school": school, "loaded": loaded_files, "present": present, "year": year,
-        "dataset": dataset,
-    }  # fmt: skip
+    # The list of files is worked out first, so that each statement is a plain filter that
+    # DuckDB prunes by zone maps, not a per-row search over the whole table.
+    known = conn.execute(
+        "SELECT DISTINCT source_file FROM audit.loads WHERE school_code = $school "
+        "AND dataset = $dataset AND ($year IS NULL OR source_year = $year)",
+        {"school": school, "dataset": dataset, "year": year},
+    ).fetchall()
+    replaced = sorted(set(loaded_files) | {f for (f,) in known if f not in set(present)})
+    scope = "school_code = $school AND source_file IN (SELECT unnest($replaced))"
+    params = {"school": school, "replaced": replaced, "year": year, "dataset": dataset}
     try:
-        conn.execute(f"DELETE FROM staging.{dataset} WHERE {scope}", params)
+        conn.execute(
+            f"DELETE FROM staging.{dataset} WHERE {scope}", {"school": school, "replaced": replaced}
+        )
         conn.execute(
             f"DELETE FROM audit.quarantine WHERE dataset = $dataset AND ({scope} OR load_id IN "
             "(SELECT load_id FROM audit.loads WHERE school_code = $school AND dataset = $dataset"
@@ -501,7 +503,7 @@ def _write(
         )
         conn.execute(
             f"UPDATE audit.loads SET is_current = false WHERE dataset = $dataset AND {scope}",
-            params,
+            {"school": school, "replaced": replaced, "dataset": dataset},
         )
         conn.register("_loads", loads.to_arrow())
         conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")

@@ -11,6 +11,7 @@ A run killed before the rename leaves the published file untouched.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import duckdb
 
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
+#: Facts a release can update for the school-years that changed (see load/sql_models.py).
+INCREMENTAL_TABLES = ("core.fact_enrolment", "core.fact_tuition_fee", "core.fact_mobility")
 _TMP_SUFFIX = ".publishing"
 
 
@@ -27,6 +30,8 @@ class Release:
     tables: dict[str, int]
     bytes: int
     seconds: float
+    #: started from a copy of the previous release, facts updated by school-year
+    incremental: bool = False
 
 
 def _quote(text: str | None) -> str:
@@ -56,7 +61,12 @@ def publish_release(
     views_sql: list[Path] | None = None,
 ) -> Release:
     """Copy core, marts and audit from the open build database into a new release and
-    rename it over ``warehouse``. ``views_sql`` files are run inside the release (BI views)."""
+    rename it over ``warehouse``. ``views_sql`` files are run inside the release (BI views).
+
+    When the published file is the one the last publish wrote, the release starts as a copy
+    of it (a file copy, at disk speed) and the core facts get only the school-years that
+    changed since (build_state.publish_pending); the smaller tables are copied whole. Else
+    every table is copied into a new file."""
     started = time.perf_counter()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_releases(warehouse)
@@ -74,24 +84,50 @@ def publish_release(
         "AND comment IS NOT NULL ORDER BY schema_name, table_name, column_index",
         {"db": source},
     ).fetchall()
+    deltas = _deltas(build, warehouse)
     counts: dict[str, int] = {}
+    if deltas is not None:
+        shutil.copyfile(warehouse, tmp)
     build.execute(f"ATTACH {_quote(str(tmp))} AS release")
     try:
+        published = {
+            (schema, table)
+            for schema, table in build.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() "
+                "WHERE database_name = 'release'"
+            ).fetchall()
+        }
         for schema in PUBLISHED_SCHEMAS:
-            build.execute(f"CREATE SCHEMA release.{schema}")
+            build.execute(f"CREATE SCHEMA IF NOT EXISTS release.{schema}")
+        for schema, table in published - {(s, t) for s, t, _ in tables}:
+            build.execute(f'DROP TABLE release.{schema}."{table}"')  # gone from the build
+        copied = set()
         for schema, table, comment in tables:
-            build.execute(
-                f'CREATE TABLE release.{schema}."{table}" AS FROM {source}.{schema}."{table}"'
-            )
-            if comment:
-                build.execute(f'COMMENT ON TABLE release.{schema}."{table}" IS {_quote(comment)}')
-            counts[f"{schema}.{table}"] = build.execute(
-                f'SELECT count(*) FROM release.{schema}."{table}"'
-            ).fetchone()[0]
+            name = f"{schema}.{table}"
+            target = f'release.{schema}."{table}"'
+            scope = None if deltas is None else deltas.get(name)
+            if scope is not None and (schema, table) in published:
+                if scope:  # only the school-years that changed
+                    where, params = _where(scope)
+                    build.execute(f"DELETE FROM {target} WHERE {where}", params)
+                    build.execute(
+                        f'INSERT INTO {target} SELECT * FROM {source}.{schema}."{table}" '
+                        f"WHERE {where}",
+                        params,
+                    )
+            else:
+                build.execute(
+                    f'CREATE OR REPLACE TABLE {target} AS FROM {source}.{schema}."{table}"'
+                )
+                copied.add((schema, table))
+                if comment:
+                    build.execute(f"COMMENT ON TABLE {target} IS {_quote(comment)}")
+            counts[name] = build.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
         for schema, table, column, comment in columns:
-            build.execute(
-                f'COMMENT ON COLUMN release.{schema}."{table}"."{column}" IS {_quote(comment)}'
-            )
+            if (schema, table) in copied:
+                build.execute(
+                    f'COMMENT ON COLUMN release.{schema}."{table}"."{column}" IS {_quote(comment)}'
+                )
         if views_sql:
             build.execute("USE release")
             try:
@@ -108,6 +144,72 @@ def publish_release(
     _fsync(tmp)
     os.replace(tmp, warehouse)
     _fsync(warehouse.parent)
+    _remember(build, warehouse)
     return Release(
-        warehouse, counts, warehouse.stat().st_size, round(time.perf_counter() - started, 3)
+        warehouse,
+        counts,
+        warehouse.stat().st_size,
+        round(time.perf_counter() - started, 3),
+        incremental=deltas is not None,
     )
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _deltas(build: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, list] | None:
+    """What each core fact needs since the last publish: ``[]`` nothing, school-years to
+    replace, or absent (copy whole). None: the published file is not the last one written
+    here (new, replaced by hand, or the last publish was not recorded), so copy everything."""
+    if not warehouse.exists():
+        return None
+    known = build.execute(
+        "SELECT inode, size, mtime_ns FROM build_state.publication WHERE path = ?",
+        [str(warehouse.resolve())],
+    ).fetchone()
+    if known is None or tuple(known) != _identity(warehouse):
+        return None
+    deltas: dict[str, list] = {table: [] for table in INCREMENTAL_TABLES}
+    for table, school, year, whole in build.execute(
+        "SELECT DISTINCT table_name, school_code, academic_year, whole "
+        "FROM build_state.publish_pending ORDER BY ALL"
+    ).fetchall():
+        if table not in deltas:
+            continue
+        if whole:
+            deltas[table] = None  # type: ignore[assignment]
+        elif deltas[table] is not None:
+            deltas[table].append((school, year))
+    return {table: scope for table, scope in deltas.items() if scope is not None}
+
+
+def _where(scope: list[tuple[str, int | None]]) -> tuple[str, dict]:
+    terms, params = [], {}
+    for i, (school, year) in enumerate(scope):
+        params[f"s{i}"] = school
+        if year is None:
+            terms.append(f"school_code = $s{i}")
+        else:
+            params[f"y{i}"] = year
+            terms.append(f"(school_code = $s{i} AND academic_year = $y{i})")
+    return " OR ".join(terms), params
+
+
+def _remember(build: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """The release is out: what was pending is published, and this file is the one to
+    start the next release from."""
+    inode, size, mtime = _identity(warehouse)
+    build.execute("BEGIN TRANSACTION")
+    try:
+        build.execute("DELETE FROM build_state.publish_pending")
+        build.execute("DELETE FROM build_state.publication")
+        build.execute(
+            "INSERT INTO build_state.publication VALUES (?, ?, ?, ?, now())",
+            [str(warehouse.resolve()), inode, size, mtime],
+        )
+        build.execute("COMMIT")
+    except BaseException:
+        build.execute("ROLLBACK")
+        raise

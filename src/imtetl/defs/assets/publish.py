@@ -35,6 +35,7 @@ def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "path": dg.MetadataValue.path(str(release.path)),
             "bytes": release.bytes,
             "publish_seconds": release.seconds,
+            "incremental": release.incremental,
             "tables": dg.MetadataValue.json(release.tables),
         }
     )

@@ -200,9 +200,8 @@ def parse_export(dataset: NationalDataset, path: Path) -> ParsedExport:
 def _codes(column: str | pl.Expr) -> pl.Expr:
     """A list of UAI codes from a cell like '0597139P,0590349J' or '0912424R;0755661W'."""
     cell = pl.col(column) if isinstance(column, str) else column
-    return (
-        cell.str.to_uppercase().str.replace_all(r"[;,\s]+", ";").str.strip_chars(";").str.split(";")
-    )
+    tokens = cell.str.to_uppercase().str.replace_all(r"[;,\s]+", ";").str.split(";")
+    return tokens.list.eval(pl.element().filter(pl.element() != ""))
 
 
 def _bad_codes(column: str) -> pl.Expr:

@@ -261,6 +261,7 @@ def test_offline_build_skips_the_national_assets_and_publishes_the_rest(built: P
     assert "did not answer: " in output and "connection refused" in output
     assert "no cached copy" in output
     assert "published: " in output  # and `imtetl build` exited 0 (the fixture checks it)
+    assert "✗" not in output  # no failed step on the way: the national run reports in one line
     with _connect(built) as conn:
         rows = conn.execute(
             "SELECT is_imt, count(*), count(DISTINCT school_code) FROM marts.national_comparison "
@@ -268,6 +269,25 @@ def test_offline_build_skips_the_national_assets_and_publishes_the_rest(built: P
         ).fetchall()
         assert rows == [(True, 8 * 5, 8)]  # IMT rows only, each school and year
         assert _mesr_loads(conn) == 0
+
+
+def test_the_portal_is_called_monthly_and_never_by_the_school_builds() -> None:
+    schedule = defs.resolve_schedule_def("monthly_national_refresh")
+    assert (schedule.job_name, schedule.cron_schedule) == ("refresh_national", "0 6 1 * *")
+    graph = defs.resolve_asset_graph()
+    national = {dg.AssetKey(["national", key]) for key in NATIONAL_DATASETS}
+
+    def selected(job: str) -> set[dg.AssetKey]:
+        return set(defs.resolve_job_def(job).asset_layer.selected_asset_keys)
+
+    assert selected("refresh_national") == national | {
+        dg.AssetKey(["marts", "national_comparison"]), dg.AssetKey(["published_warehouse"]),
+    }  # fmt: skip
+    assert selected("load_national") == national
+    for job in ("build_warehouse", "publish_warehouse", "load_schools"):
+        assert not selected(job) & national, job
+    upstream = set(graph.upstream_key_iterator(dg.AssetKey(["marts", "national_comparison"])))
+    assert national | {dg.AssetKey(["core", "fact_enrolment"])} <= upstream
 
 
 def test_default_portal_fails_fast_without_internet(tmp_path: Path) -> None:

@@ -151,8 +151,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if not args.school and not args.year:
             # The ministry's national data first, in a run of its own: an unreachable portal
             # fails that run only (fast), and the build below uses what staging holds.
+            # Its outcome is summed up at the end (skipped, loaded, from the cache).
+            quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
             national = defs.resolve_job_def("load_national").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=config
+                instance=instance, raise_on_error=False, run_config=quiet
             )
         if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
             job = defs.resolve_job_def("build_warehouse")
@@ -223,10 +225,16 @@ def _report_national(settings: Settings, result) -> bool:
             print(f"FAILED {names}: {message}", file=sys.stderr)
             failed = True
     for materialization in result.asset_materializations_for_node("national_reference"):
-        note = materialization.metadata.get("note")
-        if note is not None:
-            print(f"note: {materialization.asset_key.to_user_string()}: {note.value}",
-                  file=sys.stderr)  # fmt: skip
+        meta = {key: value.value for key, value in materialization.metadata.items()}
+        what = "unchanged since its last load" if meta["unchanged"] else "loaded"
+        print(
+            f"{materialization.asset_key.to_user_string()}: {meta['rows_read']:,} rows from the "
+            f"{'cached copy' if meta['origin'] == 'cache' else 'portal'}, {what} "
+            f"(sha256 {meta['sha256'][:12]}…, {meta['rows_quarantined']} quarantined)",
+            file=sys.stderr,
+        )
+        if "note" in meta:
+            print(f"note: {meta['note']}", file=sys.stderr)
     return failed
 
 

@@ -83,7 +83,9 @@ def national_reference(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                 load = refresh(conn, settings, dataset, run_id=context.run_id)
         except (PortalUnavailable, PortalError) as exc:
             failures[dataset.key] = exc
-            context.log.error(str(exc))
+            (context.log.warning if isinstance(exc, PortalUnavailable) else context.log.error)(
+                str(exc)
+            )
             continue
         if load.note:
             context.log.warning(f"national/{dataset.key}: {load.note}")

@@ -406,26 +406,47 @@ def _current_sha(conn: duckdb.DuckDBPyConnection, dataset: NationalDataset) -> t
     ).fetchone()
 
 
-def refresh(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    dataset: NationalDataset,
-    run_id: str | None = None,
-) -> NationalLoad:
-    """Fetch (or take from the cache) one national dataset and load it into staging.
-    Raises PortalUnavailable (no answer, no cache) or PortalError (a wrong answer); the
-    build database is then untouched."""
+@dataclass
+class Obtained:
+    """An export in hand: downloaded (and cached), or the cached copy standing in."""
+
+    dataset: NationalDataset
+    url: str
+    path: Path
+    sha256: str
+    origin: str  # "portal" or "cache"
+    fetched_at: str
+    parsed: ParsedExport
+    note: str | None
+    started: datetime
+
+
+def obtain(settings: Settings, dataset: NationalDataset) -> Obtained:
+    """Fetch one national dataset (or take the cached copy when the portal does not answer).
+    Touches no database, so it runs outside the build lock. Raises PortalUnavailable (no
+    answer and no cached copy) or PortalError (a wrong answer)."""
     started = datetime.now(UTC).replace(tzinfo=None)
     url = export_url(settings.ods_base_url, dataset.dataset_id)
     try:
         path, sha, origin, fetched_at, parsed, note = _obtain(settings, dataset)
     except (PortalUnavailable, PortalError) as exc:
         raise type(exc)(f"national/{dataset.key}: {url}: {exc}") from exc
-    result = NationalLoad(dataset, url, origin, path, sha, fetched_at, parsed.header_style)
-    result.note = note
+    return Obtained(dataset, url, path, sha, origin, fetched_at, parsed, note, started)
+
+
+def load(
+    conn: duckdb.DuckDBPyConnection, obtained: Obtained, run_id: str | None = None
+) -> NationalLoad:
+    """Normalise an obtained export and replace the dataset's staging rows, quarantine and
+    audit row in one transaction; the same bytes as the current load are not reloaded."""
+    dataset, parsed = obtained.dataset, obtained.parsed
+    result = NationalLoad(
+        dataset, obtained.url, obtained.origin, obtained.path, obtained.sha256,
+        obtained.fetched_at, parsed.header_style, note=obtained.note,
+    )  # fmt: skip
     result.rows_read = parsed.frame.height
     current = _current_sha(conn, dataset)
-    if current is not None and current[0] == sha:
+    if current is not None and current[0] == obtained.sha256:
         result.unchanged, result.load_id = True, current[1]
         counts = conn.execute(
             "SELECT rows_loaded, rows_quarantined FROM audit.loads WHERE load_id = ?",
@@ -442,8 +463,18 @@ def refresh(
         kinds = normalised.quarantine.with_columns(pl.col("reason").str.replace(r" '.*$", ""))
         result.reasons = dict(kinds.group_by("reason").len().sort("reason").iter_rows())
     result.load_id = uuid.uuid4().hex
-    _write(conn, result, normalised, run_id, started)
+    _write(conn, result, normalised, run_id, obtained.started)
     return result
+
+
+def refresh(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    dataset: NationalDataset,
+    run_id: str | None = None,
+) -> NationalLoad:
+    """obtain() then load(): on failure the build database is untouched."""
+    return load(conn, obtain(settings, dataset), run_id)
 
 
 def _write(

@@ -13,7 +13,8 @@ from datetime import timedelta
 import dagster as dg
 
 from imtetl.defs.resources import WarehouseResource
-from imtetl.load.national import NATIONAL_DATASETS, NationalLoad, refresh
+from imtetl.load.national import NATIONAL_DATASETS, NationalLoad, obtain
+from imtetl.load.national import load as load_export
 from imtetl.read.opendatasoft import EXPORT_PATH, PortalError, PortalUnavailable
 
 #: Failure metadata key saying why the portal step failed: "unavailable" or "error".
@@ -79,14 +80,15 @@ def national_reference(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             )
             continue
         try:
-            with warehouse.build_db() as conn:
-                load = refresh(conn, settings, dataset, run_id=context.run_id)
+            obtained = obtain(settings, dataset)  # the download holds no lock
         except (PortalUnavailable, PortalError) as exc:
             failures[dataset.key] = exc
             (context.log.warning if isinstance(exc, PortalUnavailable) else context.log.error)(
                 str(exc)
             )
             continue
+        with warehouse.build_db() as conn:
+            load = load_export(conn, obtained, run_id=context.run_id)
         if load.note:
             context.log.warning(f"national/{dataset.key}: {load.note}")
         context.log.info(

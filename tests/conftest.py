@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 TEST_KEY = "test-pseudonym-key-0123456789abcdef"
 SMALL_SCALE = 0.15
+#: Where the tests' projects look for the ministry's portal: a closed port on 127.0.0.1, so a
+#: build never reaches the real portal (the national tests serve exports themselves).
+NO_PORTAL = "http://127.0.0.1:9"
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Project:
     warehouse: Path
     pipelines: Path
     dagster_home: Path
+    build_output: str = ""  # what `imtetl build` printed (the `built` fixture)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IMTETL_", "DAGSTER_"))}
@@ -37,6 +41,7 @@ class Project:
             IMTETL_PIPELINES=str(self.pipelines),
             IMTETL_PSEUDONYM_KEY=TEST_KEY,
             DAGSTER_HOME=str(self.dagster_home),
+            IMTETL_ODS_BASE_URL=NO_PORTAL,
             PYTHONWARNINGS="ignore",
         )
         env.update(extra)
@@ -87,6 +92,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Proj
     project = make_project(tmp_path_factory.mktemp("built"), landing=small_landing)
     result = project.imtetl("build")
     assert result.returncode == 0, result.stdout + result.stderr
+    project.build_output = result.stdout + result.stderr
     return project
 
 

@@ -163,7 +163,11 @@ def _insert_fixture(con: duckdb.DuckDBPyConnection, reverse: bool = False) -> No
     def order(rows: list) -> list:
         return rows[::-1] if reverse else rows
 
-    con.executemany("INSERT INTO staging.school VALUES (?, ?, ?, ?, ?, ?)", order(SCHOOLS))
+    con.executemany(
+        "INSERT INTO staging.school (school_code, school_name, city, uai, erasmus_code,"
+        " time_member_since) VALUES (?, ?, ?, ?, ?, ?)",
+        order(SCHOOLS),
+    )
     con.executemany(
         "INSERT INTO staging.country (country_code, name_en, name_fr, is_eu_eea,"
         " eu_fee_regime, world_region) VALUES (?, ?, ?, ?, ?, ?)",

@@ -4,9 +4,9 @@
 COMMENT ON TABLE audit.loads IS 'Load journal: one row per load of one source file (one school, one dataset). Accounting identity: rows_read = rows_loaded + rows_quarantined, always. Use it to trace any fact row (via load_id) to its file and checksum, and to see which files failed.';
 COMMENT ON COLUMN audit.loads.load_id IS 'Primary key of the load; every fact row and quarantined row carries the load_id that produced it.';
 COMMENT ON COLUMN audit.loads.run_id IS 'Identifier of the pipeline run (Dagster run id) that performed the load; NULL when loaded outside a run.';
-COMMENT ON COLUMN audit.loads.school_code IS 'School whose export was loaded (see core.dim_school).';
-COMMENT ON COLUMN audit.loads.dataset IS 'Dataset of the file: enrolment, tuition or mobility.';
-COMMENT ON COLUMN audit.loads.source_file IS 'Loaded file, as a path relative to the landing zone.';
+COMMENT ON COLUMN audit.loads.school_code IS 'School whose export was loaded (see core.dim_school), or MESR for the ministry''s national open data (the register of institutions and the enrolment statistics behind marts.national_comparison).';
+COMMENT ON COLUMN audit.loads.dataset IS 'Dataset of the file: enrolment, tuition or mobility; for MESR, national_institutions or national_enrolment_statistics.';
+COMMENT ON COLUMN audit.loads.source_file IS 'Loaded file, as a path relative to the landing zone; for MESR, the portal''s export URL the file was downloaded from.';
 COMMENT ON COLUMN audit.loads.sha256 IS 'SHA-256 checksum (hex) of the file''s bytes as loaded: identifies exactly which version of the file was read; NULL if the file could not be read.';
 COMMENT ON COLUMN audit.loads.rows_read IS 'Number of data rows read from the file (header excluded). Equals rows_loaded + rows_quarantined.';
 COMMENT ON COLUMN audit.loads.rows_loaded IS 'Number of rows accepted into the warehouse from this file.';
@@ -18,11 +18,12 @@ COMMENT ON COLUMN audit.loads.error IS 'Error message explaining why the file fa
 COMMENT ON COLUMN audit.loads.is_current IS 'TRUE for the load whose rows the warehouse holds now for that file; FALSE for superseded or failed earlier loads kept for history.';
 COMMENT ON TABLE audit.quarantine IS 'Quarantine: every rejected source row (or whole rejected file) with the load that rejected it, where, and why. Personal columns are dropped and student ids pseudonymised in the raw record.';
 COMMENT ON COLUMN audit.quarantine.load_id IS 'Load that rejected the row (see audit.loads).';
-COMMENT ON COLUMN audit.quarantine.school_code IS 'School whose export contained the row (see core.dim_school).';
-COMMENT ON COLUMN audit.quarantine.dataset IS 'Dataset of the file: enrolment, tuition or mobility.';
+COMMENT ON COLUMN audit.quarantine.school_code IS 'School whose export contained the row (see core.dim_school), or MESR for the ministry''s national open data.';
+COMMENT ON COLUMN audit.quarantine.dataset IS 'Dataset of the file: enrolment, tuition or mobility; for MESR, national_institutions or national_enrolment_statistics.';
 COMMENT ON COLUMN audit.quarantine.source_file IS 'File the row came from, as a path relative to the landing zone.';
 COMMENT ON COLUMN audit.quarantine.row_number IS '1-based data row number in the source file (header excluded); NULL when the whole file was rejected.';
 COMMENT ON COLUMN audit.quarantine."column" IS 'Canonical column whose value caused the rejection; NULL when the reason concerns the whole row or file.';
 COMMENT ON COLUMN audit.quarantine.reason IS 'Human-readable reason for the rejection, e.g. unknown country, negative fee, missing programme, duplicate student row, end date before start date.';
 COMMENT ON COLUMN audit.quarantine.raw_record IS 'The rejected record as JSON of its mapped source columns, with personal columns (names, e-mails, birth dates, addresses) dropped and student ids pseudonymised.';
 COMMENT ON COLUMN audit.loads.source_year IS 'Academic year (start year) of the source file, from its name: the school x year partition the load belongs to.';
+COMMENT ON COLUMN audit.loads.note IS 'A remark on the load, e.g. that the ministry''s portal did not answer and the cached copy of its export (downloaded at the time given) was loaded instead; NULL when there is nothing to say.';

@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS staging.school (
     erasmus_code VARCHAR,
     time_member_since INTEGER
 );
+-- Where each official code comes from (reference/imt_school_identifiers.csv).
+ALTER TABLE staging.school ADD COLUMN IF NOT EXISTS uai_source VARCHAR;
+ALTER TABLE staging.school ADD COLUMN IF NOT EXISTS uai_status VARCHAR;
+ALTER TABLE staging.school ADD COLUMN IF NOT EXISTS erasmus_code_source VARCHAR;
 
 CREATE TABLE IF NOT EXISTS staging.country (
     country_code VARCHAR PRIMARY KEY,    -- ISO 3166-1 alpha-2
@@ -147,4 +151,44 @@ CREATE TABLE IF NOT EXISTS build_state.publication (
     size BIGINT NOT NULL,
     mtime_ns BIGINT NOT NULL,
     published_at TIMESTAMP NOT NULL
+);
+
+-- A note on a load (e.g. the national data came from the cached copy because the portal was down).
+ALTER TABLE audit.loads ADD COLUMN IF NOT EXISTS note VARCHAR;
+
+-- The ministry's national open data (load/national.py), replaced as a whole by each refresh.
+-- The register of institutions (fr-esr-principaux-etablissements-enseignement-superieur).
+CREATE TABLE IF NOT EXISTS staging.national_institution (
+    load_id VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL,         -- 1-based data row in the export
+    paysage_id VARCHAR NOT NULL,         -- the ministry's internal id (Paysage)
+    uai VARCHAR,                         -- current UAI (first code of the export's UAI cell)
+    uai_codes VARCHAR[],                 -- every UAI of the institution: current and former
+    name VARCHAR,                        -- a few rows of the real register have none
+    short_name VARCHAR,
+    acronym VARCHAR,
+    establishment_type VARCHAR NOT NULL, -- École | Université | Grand établissement | Autre établissement
+    sector VARCHAR,                      -- public | privé
+    siren VARCHAR,
+    city VARCHAR
+);
+
+-- Enrolment statistics by institution and academic year (SISE,
+-- fr-esr-statistiques-sur-les-effectifs-d-etudiants-inscrits-par-etablissement-hcp).
+CREATE TABLE IF NOT EXISTS staging.national_enrolment (
+    load_id VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL,
+    academic_year INTEGER NOT NULL,      -- start year ('2022-23' -> 2022)
+    paysage_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,               -- as published that year, without the trailing ' *'
+    establishment_type VARCHAR NOT NULL,
+    uai VARCHAR,
+    uai_codes VARCHAR[],
+    students BIGINT NOT NULL,            -- principal enrolments, excluding CPGE double enrolments
+    international_mobility_students BIGINT,
+    engineering_students BIGINT,         -- 'Diplôme préparé : Formations d''ingénieurs'
+    counted_in_parent BOOLEAN NOT NULL,  -- 'Attention : doubles comptes': also counted in its parent EPE
+    is_epe_component BOOLEAN NOT NULL,   -- name marked '*': a component school of an EPE
+    current_paysage_id VARCHAR,
+    current_name VARCHAR
 );

@@ -146,7 +146,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
     results = []
+    national = None
     with dagster_instance(settings) as instance:
+        if not args.school and not args.year:
+            # The ministry's national data first, in a run of its own: an unreachable portal
+            # fails that run only (fast), and the build below uses what staging holds.
+            # Its outcome is summed up at the end (skipped, loaded, from the cache).
+            quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+            national = defs.resolve_job_def("load_national").execute_in_process(
+                instance=instance, raise_on_error=False, run_config=quiet
+            )
         if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
             job = defs.resolve_job_def("build_warehouse")
             results.append(
@@ -173,10 +182,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
                 )
             )
     elapsed = time.perf_counter() - started
-    table, failures = _summary(settings, [r.run_id for r in results])
+    run_ids = [r.run_id for r in ([national] if national else []) + results]
+    table, failures = _summary(settings, run_ids)
     _print_table(table)
     for school, dataset, error in failures:
         print(f"FAILED {school} {dataset}: {error}", file=sys.stderr)
+    national_failed = _report_national(settings, national) if national else False
     step_failures = _step_failures(results)
     for step_key, message in step_failures:
         print(f"FAILED step {step_key}: {message}", file=sys.stderr)
@@ -184,12 +195,47 @@ def _cmd_build(args: argparse.Namespace) -> int:
     status = "published" if published else "NOT published"
     runs = ", ".join(r.run_id[:8] for r in results)
     print(f"{status}: {settings.warehouse} (runs {runs}, {elapsed:.1f}s)", file=sys.stderr)
-    if failures or step_failures or not published:
+    if failures or step_failures or national_failed or not published:
         failed = sorted({school for school, _, _ in failures})
         if failed:
             print(f"imtetl: failed schools: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _report_national(settings: Settings, result) -> bool:
+    """Say what happened to the national data; True when it failed for a reason other than
+    an unreachable portal (that one is expected offline: the assets are *skipped*)."""
+    from dagster import DagsterEventType
+
+    from imtetl.defs.assets.national import NATIONAL_KEYS, PORTAL_FAILURE
+
+    names = ", ".join(key.to_user_string() for key in NATIONAL_KEYS)
+    failed = False
+    for event in result.all_events:
+        if event.event_type != DagsterEventType.STEP_FAILURE:
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data
+        kind = user.metadata.get(PORTAL_FAILURE) if user else None
+        message = user.description if user else _step_failures([result])[0][1]
+        if kind is not None and kind.value == "unavailable":
+            print(f"skipped {names}: {message}", file=sys.stderr)
+        else:
+            print(f"FAILED {names}: {message}", file=sys.stderr)
+            failed = True
+    for materialization in result.asset_materializations_for_node("national_reference"):
+        meta = {key: value.value for key, value in materialization.metadata.items()}
+        what = "unchanged since its last load" if meta["unchanged"] else "loaded"
+        print(
+            f"{materialization.asset_key.to_user_string()}: {meta['rows_read']:,} rows from the "
+            f"{'cached copy' if meta['origin'] == 'cache' else 'portal'}, {what} "
+            f"(sha256 {meta['sha256'][:12]}…, {meta['rows_quarantined']} quarantined)",
+            file=sys.stderr,
+        )
+        if "note" in meta:
+            print(f"note: {meta['note']}", file=sys.stderr)
+    return failed
 
 
 def _contiguous(ordered: list[str], wanted: list[str]) -> list[tuple[str, str]]:

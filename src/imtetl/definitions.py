@@ -4,6 +4,7 @@ import dagster as dg
 
 from imtetl.defs.assets.landing import landing_specs
 from imtetl.defs.assets.models import model_assets
+from imtetl.defs.assets.national import national_reference
 from imtetl.defs.assets.publish import data_docs, published_warehouse, report
 from imtetl.defs.assets.staging import (
     staging_assets,
@@ -11,10 +12,16 @@ from imtetl.defs.assets.staging import (
     staging_regulated_tuition,
     staging_schools,
 )
-from imtetl.defs.jobs import build_warehouse, load_schools, publish_warehouse
+from imtetl.defs.jobs import (
+    build_warehouse,
+    load_national,
+    load_schools,
+    publish_warehouse,
+    refresh_national,
+)
 from imtetl.defs.loggers import progress_logger
 from imtetl.defs.resources import WarehouseResource
-from imtetl.defs.schedules import http_polls, nightly_build
+from imtetl.defs.schedules import http_polls, monthly_national_refresh, nightly_build
 from imtetl.defs.sensors import landing_sensor
 
 defs = dg.Definitions(
@@ -24,13 +31,14 @@ defs = dg.Definitions(
         staging_schools,
         staging_countries,
         staging_regulated_tuition,
+        national_reference,
         *model_assets,
         published_warehouse,
         data_docs,
         report,
     ],
-    jobs=[build_warehouse, load_schools, publish_warehouse],
-    schedules=[nightly_build, *http_polls],
+    jobs=[build_warehouse, load_schools, publish_warehouse, load_national, refresh_national],
+    schedules=[nightly_build, monthly_national_refresh, *http_polls],
     sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource()},
     loggers={"console": progress_logger},

@@ -12,6 +12,9 @@ from pathlib import Path
 
 DEFAULT_YEARS = tuple(range(2021, 2026))
 
+#: The ministry of higher education's Opendatasoft portal (open data, Licence Ouverte).
+DEFAULT_ODS_BASE_URL = "https://data.enseignementsup-recherche.gouv.fr"
+
 
 def find_home(start: Path | None = None) -> Path:
     """The project root: ``IMTETL_HOME``, else the nearest folder holding ``pipelines/`` and
@@ -88,6 +91,30 @@ class Settings:
         if value := os.environ.get("IMTETL_REPORT"):
             return Path(value).resolve()
         return self.warehouse.parent / "report" / "index.html"
+
+    @property
+    def ods_base_url(self) -> str:
+        """Base URL of the ministry's Opendatasoft portal (IMTETL_ODS_BASE_URL)."""
+        return (os.environ.get("IMTETL_ODS_BASE_URL") or DEFAULT_ODS_BASE_URL).rstrip("/")
+
+    @property
+    def ods_connect_timeout(self) -> float:
+        """Seconds to resolve and connect to the portal before calling it unreachable
+        (IMTETL_ODS_CONNECT_TIMEOUT): short, so an offline build does not wait."""
+        return float(os.environ.get("IMTETL_ODS_CONNECT_TIMEOUT") or 3)
+
+    @property
+    def ods_read_timeout(self) -> float:
+        """Seconds the portal may stay silent while sending an export (IMTETL_ODS_READ_TIMEOUT)."""
+        return float(os.environ.get("IMTETL_ODS_READ_TIMEOUT") or 60)
+
+    @property
+    def reference_cache(self) -> Path:
+        """Downloaded national exports, kept to stand in when the portal is down
+        (IMTETL_REFERENCE_CACHE, default data/reference_cache/; untracked)."""
+        if value := os.environ.get("IMTETL_REFERENCE_CACHE"):
+            return (self.home / value).resolve()
+        return self.home / "data" / "reference_cache"
 
     @property
     def landing_is_sample(self) -> bool:

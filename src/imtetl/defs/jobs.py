@@ -1,18 +1,24 @@
 """Jobs: the whole graph (nightly, sensor, CLI), the school-year loads alone (backfills of
-several separate partitions), and the warehouse rebuild and publish alone."""
+several separate partitions), the warehouse rebuild and publish alone, and the ministry's
+national data (fetched alone by the CLI before a build; refreshed and published monthly)."""
 
 import dagster as dg
+
+from imtetl.defs.assets.national import NATIONAL_KEYS
 
 STAGING = dg.AssetSelection.assets(
     ["staging", "enrolment"], ["staging", "tuition"], ["staging", "mobility"]
 )
-DOWNSTREAM = dg.AssetSelection.all() - STAGING
+#: The portal fetch: never inside the school builds, so an unreachable portal cannot stop them.
+NATIONAL = dg.AssetSelection.assets(*NATIONAL_KEYS)
+DOWNSTREAM = dg.AssetSelection.all() - STAGING - NATIONAL
 
 build_warehouse = dg.define_asset_job(
     name="build_warehouse",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - NATIONAL,
     description="Load the selected school × year partitions (all of them for a full build), "
-    "rebuild core and marts, publish the warehouse and its Data Docs.",
+    "rebuild core and marts (the national comparison from the national data last loaded), "
+    "publish the warehouse and its Data Docs.",
     tags={"imtetl/writes": "warehouse"},
 )
 
@@ -29,5 +35,23 @@ publish_warehouse = dg.define_asset_job(
     selection=DOWNSTREAM,
     description="Rebuild core and marts from staging as it is, publish the warehouse and its "
     "Data Docs.",
+    tags={"imtetl/writes": "warehouse"},
+)
+
+load_national = dg.define_asset_job(
+    name="load_national",
+    selection=NATIONAL,
+    description="Fetch the ministry's national datasets into the build database only (what "
+    "`imtetl build` runs before the build; an unreachable portal is reported as skipped).",
+    tags={"imtetl/writes": "warehouse"},
+)
+
+refresh_national = dg.define_asset_job(
+    name="refresh_national",
+    selection=NATIONAL
+    | dg.AssetSelection.assets(["marts", "national_comparison"], ["published_warehouse"]),
+    description="Fetch the ministry's national datasets, rebuild marts.national_comparison "
+    "and publish. When the portal does not answer (and no cached copy exists) the run fails "
+    "with one error and the published warehouse stays as it was.",
     tags={"imtetl/writes": "warehouse"},
 )

@@ -1,5 +1,6 @@
-"""Schedules: the nightly build of the whole graph, and a poll of each school whose exports
-come from an HTTP API (IMT Nord Europe), at the hour set in its YAML."""
+"""Schedules: the nightly build of the whole graph, a poll of each school whose exports
+come from an HTTP API (IMT Nord Europe), at the hour set in its YAML, and the monthly refresh
+of the ministry's national open data."""
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -7,7 +8,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from imtetl.defs.jobs import build_warehouse
+from imtetl.defs.jobs import build_warehouse, refresh_national
 from imtetl.defs.partitions import PIPELINES, SETTINGS, partition_key, school_year_partitions
 
 
@@ -26,6 +27,18 @@ def range_tags(first: str, last: str) -> dict[str, str]:
 def nightly_build(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     keys = school_year_partitions.get_partition_keys()
     return dg.RunRequest(tags={**range_tags(keys[0], keys[-1]), "imtetl/trigger": "nightly"})
+
+
+monthly_national_refresh = dg.ScheduleDefinition(
+    name="monthly_national_refresh",
+    job=refresh_national,
+    cron_schedule="0 6 1 * *",
+    execution_timezone="Europe/Paris",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="On the 1st of each month at 06:00 (Paris): fetch the ministry's register of "
+    "institutions and enrolment statistics, rebuild marts.national_comparison, publish.",
+    tags={"imtetl/trigger": "monthly_national_refresh"},
+)
 
 
 def _poll_schedule(school: str, cron: str) -> dg.ScheduleDefinition:

@@ -21,6 +21,7 @@ MODEL_FILES: tuple[tuple[str, str], ...] = (
     ("marts", "foreign_intake"),
     ("marts", "recruitment_routes"),
     ("marts", "mobility_flows"),
+    ("marts", "national_comparison"),
 )
 
 

@@ -24,6 +24,10 @@ DEPS: dict[str, list[str]] = {
     "marts/foreign_intake": ["core/fact_enrolment", "core/dim_country", "core/dim_programme"],
     "marts/recruitment_routes": ["core/fact_enrolment"],
     "marts/mobility_flows": ["core/fact_mobility"],
+    "marts/national_comparison": [
+        "national/institutions", "national/enrolment_statistics",
+        "core/fact_enrolment", "core/dim_programme", "core/dim_school",
+    ],
 }  # fmt: skip
 
 

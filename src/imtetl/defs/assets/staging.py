@@ -8,7 +8,12 @@ from imtetl.defs.assets.landing import landing_key
 from imtetl.defs.partitions import school_and_year, school_codes, school_year_partitions
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load import LoadReport
-from imtetl.load.reference import write_countries, write_regulated_tuition, write_schools
+from imtetl.load.reference import (
+    school_identifiers,
+    write_countries,
+    write_regulated_tuition,
+    write_schools,
+)
 from imtetl.load.staging import stage_partitions
 from imtetl.pipeline_config import DATASETS
 from imtetl.validate.gate import regulated_tuition
@@ -228,11 +233,13 @@ staging_assets = [_staging_asset(dataset) for dataset in DATASETS]
     kinds={"yaml", "duckdb"},
     owners=["team:data-engineering"],
     pool="warehouse",
-    description="The schools as declared in pipelines/*.yaml (code, name, city, UAI, Erasmus).",
+    description="The schools as declared in pipelines/*.yaml (code, name, city), with their "
+    "UAI and Erasmus codes and the sources of each from reference/imt_school_identifiers.csv.",
 )
 def staging_schools(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    identifiers = school_identifiers(warehouse.settings().reference / "imt_school_identifiers.csv")
     with warehouse.build_db() as conn:
-        count = write_schools(conn, warehouse.pipelines())
+        count = write_schools(conn, warehouse.pipelines(), identifiers)
     return dg.MaterializeResult(metadata={"dagster/row_count": count})
 
 

@@ -142,8 +142,18 @@ def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = 
             raw = excel.read(unit, fmt)
         else:
             raw = json_pages.read(unit, fmt)
-    except SourceError:
-        raise
+    except SourceError as exc:
+        if exc.hint:
+            raise
+        raise SourceError(
+            exc.school,
+            exc.source_file,
+            exc.message,
+            row=exc.row,
+            column=exc.column,
+            rows_read=exc.rows_read,
+            hint="re-export the file from the school's system (or fetch its pages again)",
+        ) from exc
     except Exception as exc:  # a reader's unforeseen failure is still this file's error
         raise _unreadable(unit, exc) from exc
     if fmt.kind == "csv":  # blank lines are not rows (the XLSX reader drops empty rows too)

@@ -92,6 +92,8 @@ def select_columns(
                 f"filter column {source.filter.column!r} missing",
                 column=source.filter.column,
                 rows_read=raw.frame.height,
+                hint="restore the column that says which school each row belongs to, or fix "
+                "filter.column in the school's YAML",
             )
         value = pl.col(header).str.strip_chars()
         ours = value == source.filter.equals

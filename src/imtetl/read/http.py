@@ -138,7 +138,10 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if _origin(newurl) != _origin(req.full_url):
             raise _Refused(f"redirect to another origin ({redact(newurl)}) refused")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:  # same origin: the credentials follow
+            new.unredirected_hdrs.update(req.unredirected_hdrs)
+        return new
 
 
 def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
@@ -186,7 +189,10 @@ def _get(
         watchdog = _Watchdog(http_source.deadline_s)
         try:
             with _opener(watchdog).open(request, timeout=http_source.timeout_s) as response:
-                return _read_body(response, limit)
+                data = _read_body(response, limit)
+            if watchdog.expired:  # cut off by the deadline: what came may look complete
+                raise TimeoutError("deadline")
+            return data
         except _Refused as exc:
             raise SourceError(school, label, f"{shown}: {exc}", hint=hint) from None
         except urllib.error.HTTPError as exc:

@@ -93,7 +93,12 @@ def discover_units(pipeline: SchoolPipeline, dataset: str, landing: Path) -> lis
     paths = sorted(p for p in root.glob(source.files) if p.is_file())
     for path in paths:  # a glob cannot leave the landing zone, but a symlink could
         if not path.resolve().is_relative_to(root):
-            raise SourceError(pipeline.school.code, str(path), "file lies outside the landing zone")
+            raise SourceError(
+                pipeline.school.code,
+                str(path.relative_to(root)) if path.is_relative_to(root) else str(path),
+                "file lies outside the landing zone (a symbolic link): not read",
+                hint="copy the export into the landing zone instead of linking to it",
+            )
     units: list[SourceUnit] = []
     if fmt.kind == "json_pages":
         folders: dict[Path, list[Path]] = {}

@@ -99,7 +99,12 @@ def check_workbook(unit: SourceUnit, path: Path, fmt: FormatOptions) -> None:
                 continue
             if member.compress_type != zipfile.ZIP_DEFLATED:
                 raise _refuse(unit, f"part {member.filename!r} uses an unknown compression")
-            _inflate_bounded(unit, handle, member)
+            try:
+                _inflate_bounded(unit, handle, member)
+            except (OSError, ValueError, struct.error) as exc:  # offsets pointing nowhere
+                raise _refuse(
+                    unit, f"part {member.filename!r}: damaged zip ({type(exc).__name__})"
+                ) from exc
 
 
 def _inflate_bounded(unit: SourceUnit, handle, member: zipfile.ZipInfo) -> None:

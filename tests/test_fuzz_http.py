@@ -231,6 +231,8 @@ CASES = [
     HttpCase("next_other_origin", with_next("http://127.0.0.1:1/api/v1/fees"), "another origin"),
     HttpCase("next_file_url", with_next("file:///etc/passwd"), "another origin"),
     HttpCase("next_not_a_link", with_next({"href": 3}), "is not a link"),
+    HttpCase("next_bad_port", with_next("http://127.0.0.1:99999/x"), "another origin"),
+    HttpCase("next_bad_host", with_next("http://[::1/x"), "another origin"),
     HttpCase("next_loops", with_next(lambda h: h.path), "pagination does not end", config={}),
     HttpCase("endless_pages", endless, "pagination does not end"),
     HttpCase("redirect_other_origin", redirect("http://localhost:1/x"), "another origin"),
@@ -267,6 +269,8 @@ CASES = [
     # the base URL's query is not carried to the pages' URLs, and never shown
     HttpCase("secret_in_query", status(500), "HTTP 500", base="{url}/?api_key=QUERYSECRET42"),
     HttpCase("not_http", ok, "is not an http(s) URL", base="file:///etc/"),
+    HttpCase("invalid_base_url", ok, "is not an http(s) URL", base="http://[::1:{host}"),
+    HttpCase("base_url_bad_port", ok, "is not an http(s) URL", base="http://127.0.0.1:99999"),
 ]
 
 

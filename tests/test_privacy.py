@@ -105,7 +105,11 @@ def _personal(landing: Path) -> Personal:
     return found
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def _leaks(text: str, personal: Personal) -> set[str]:
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)  # JSON's \u00e9 escapes
     tokens = _TOKEN.findall(text)
     hits = set(tokens) & personal.tokens
     for i, token in enumerate(tokens):
@@ -146,6 +150,7 @@ def _scan_database(path: Path, personal: Personal) -> list[str]:
                     if value.startswith("{"):
                         record = json.loads(value)
                         hits |= {str(v) for v in record.values()} & whole
+                        hits |= _leaks(" ".join(map(str, record.values())), personal)
             if TEST_KEY in text:
                 found.append(f"{where}: the pseudonym key")
             if hits:
@@ -252,3 +257,32 @@ def test_quarantined_raw_records_carry_pseudonyms_only(built: Project, dataset: 
         assert "student_id" not in record
         assert not {str(v) for v in record.values()} & (personal.ids | personal.emails)
         assert re.fullmatch(r"[0-9a-f]{64}", record.get("student_key") or "0" * 64)
+
+
+def test_the_scans_find_what_is_planted(built: Project, tmp_path: Path) -> None:
+    """The scans above are not vacuous: planted values of each kind are found."""
+    personal = _personal(built.landing)
+    surname, given = next(iter(sorted(personal.full_names)))
+    planted = {
+        "id": next(iter(sorted(personal.ids))),
+        "email": next(iter(sorted(personal.emails))),
+        "birth": next(iter(sorted(d for d in personal.births if "-" in d))),
+        "name": f"{surname}",
+        "record": json.dumps({"note": f"{surname} x {given}"}),
+    }
+    database = tmp_path / "planted.duckdb"
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("CREATE SCHEMA s")
+        for name, value in planted.items():
+            conn.execute(f"CREATE TABLE s.{name} (v VARCHAR)")
+            conn.execute(f"INSERT INTO s.{name} VALUES (?)", [f"{value}"])
+        conn.execute("CREATE TABLE s.k (v VARCHAR)")
+        conn.execute("INSERT INTO s.k VALUES (?)", [f"key={TEST_KEY}"])
+        conn.execute("CREATE TABLE s.d (v DATE)")
+        conn.execute("INSERT INTO s.d VALUES (?::DATE)", [planted["birth"]])
+        for i in range(50):  # the scan expects a real catalogue's worth of columns
+            conn.execute(f"CREATE TABLE s.filler{i} (v VARCHAR)")
+    found = " ".join(_scan_database(database, personal))
+    for name in (*planted, "k", "d"):
+        assert f"s.{name}.v" in found, (name, found)
+    assert _leaks(f"Dear {surname} {given}, born {planted['birth']}", personal)

@@ -46,10 +46,13 @@ _SECRET_PARAM = re.compile(r"token|key|secret|pass|auth|sig|session|credential",
 def redact(url: str) -> str:
     """The URL as it may appear in messages: no user or password, secret-looking query
     parameters masked."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:  # an invalid host or port: show no part of it
+        return "(an invalid URL)"
     query = urllib.parse.urlencode(
         [
             (name, "***" if _SECRET_PARAM.search(name) else value)
@@ -61,8 +64,12 @@ def redact(url: str) -> str:
 
 
 def _origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower() + f":{parts.port or ''}"
+    """(scheme, host:port); an unparsable URL has an origin of its own, matching none."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower() + f":{parts.port or ''}"
+    except ValueError:
+        return "invalid", url
 
 
 class _Refused(Exception):
@@ -220,8 +227,13 @@ def _credentials(http_source: HttpSource, base: str, school: str, hint: str) -> 
     """The base URL without credentials, and the headers carrying them: the bearer token of
     ``token_env``, or the base URL's user and password as Basic authentication."""
     headers = {}
-    parts = urllib.parse.urlsplit(base)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(base)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        valid = valid and (parts.port is None or parts.port > 0)
+    except ValueError:
+        valid = False
+    if not valid:
         raise SourceError(
             school,
             http_source.base_url_env,
@@ -292,7 +304,10 @@ def fetch_http_pages(
                 raise SourceError(
                     school, label, f"{shown}: {fmt.next_key!r} is not a link", hint=hint
                 )
-            url = urllib.parse.urljoin(base, nxt)
+            try:
+                url = urllib.parse.urljoin(base, nxt)
+            except ValueError:  # an invalid host or port
+                url = "invalid:"
             if _origin(url) != _origin(base):
                 raise SourceError(
                     school,

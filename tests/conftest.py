@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -19,6 +20,39 @@ SMALL_SCALE = 0.15
 #: Where the tests' projects look for the ministry's portal: a closed port on 127.0.0.1, so a
 #: build never reaches the real portal (the national tests serve exports themselves).
 NO_PORTAL = "http://127.0.0.1:9"
+
+# Property-based tests: a small seeded run by default (CI), the full one with
+# IMTETL_EXHAUSTIVE=1 (see the README). No example database: runs are reproducible.
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "exhaustive",
+    max_examples=400,
+    deadline=None,
+    database=None,
+    derandomize=not os.environ.get("IMTETL_FUZZ_SEED"),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(
+    "exhaustive" if os.environ.get("IMTETL_EXHAUSTIVE", "") not in ("", "0") else "ci"
+)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fuzz suites' counts of cases and outcomes, for the record."""
+    from tests.mutations import EXHAUSTIVE, SEED, TALLY
+
+    if TALLY:
+        mode = "exhaustive" if EXHAUSTIVE else "CI subset"
+        terminalreporter.write_sep("-", f"fuzz cases ({mode}, seed {SEED})")
+        for name, count in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{name}: {count}")
 
 
 @dataclass
@@ -30,7 +64,7 @@ class Project:
     warehouse: Path
     pipelines: Path
     dagster_home: Path
-    build_output: str = ""  # what `imtetl build` printed (the `built` fixture)
+    build_output: str = ""  # stdout and stderr of the fixture's `imtetl build`
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IMTETL_", "DAGSTER_"))}

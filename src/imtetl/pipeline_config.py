@@ -8,8 +8,11 @@ is writing one of these files; errors name the file and the key.
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from pathlib import Path
+import string
+import urllib.parse
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import yaml
@@ -85,6 +88,64 @@ CODED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _SCHOOL_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: A pipelines/*.yaml file is a few kilobytes; anything far larger is not a school config.
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def _label(value: str, what: str) -> str:
+    """A header, sheet or key name from a school's YAML: printable text of sane length.
+    Such names are only ever matched against file contents (never pasted into SQL), but a
+    control character or a megabyte-long name is always a mistake."""
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    if _CONTROL.search(value.replace("\t", "")):
+        raise ValueError(f"{what} {value[:40]!r} contains a control character")
+    if len(value) > 200:
+        raise ValueError(f"{what} {value[:40]!r}... is longer than 200 characters")
+    return value
+
+
+def _inside_landing(value: str, what: str) -> str:
+    """A path or glob relative to the landing zone that cannot leave it: no absolute path,
+    no drive, no ``..``, no home (``~``). discover_units also refuses symlinks leading out."""
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} {value!r} contains a control character")
+    path = PurePosixPath(value.replace("\\", "/"))
+    if (
+        not value.strip()
+        or path.is_absolute()
+        or re.match(r"^[A-Za-z]:", value)
+        or value.startswith("~")
+        or ".." in path.parts
+    ):
+        raise ValueError(f"{what} {value!r} must be a relative path inside the landing zone")
+    return value
+
+
+def _template(value: str, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> str:
+    """A ``str.format`` template with only the named fields (``{year}``, ``{page:04d}``):
+    no attribute or index access, no conversion, which would run on Python objects."""
+    try:
+        parsed = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise ValueError(f"{what} {value!r}: {exc}") from exc
+    fields = set()
+    for _text, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in allowed or conversion or not re.fullmatch(r"(0?\d{1,2}d?)?", spec or ""):
+            raise ValueError(
+                f"{what} {value!r}: only {', '.join('{' + a + '}' for a in allowed)} "
+                "may be filled in (with an optional width such as {page:04d})"
+            )
+        fields.add(name)
+    missing = [name for name in required if name not in fields]
+    if missing:
+        raise ValueError(
+            f"{what} {value!r} must contain {', '.join('{' + m + '}' for m in missing)}"
+        )
+    return value
 
 
 class ConfigError(ValueError):
@@ -125,6 +186,20 @@ class FormatOptions(_Model):
     records_key: str = "results"
     next_key: str = "next"
     max_file_mb: float = Field(512, gt=0, description="files above this size are refused")
+    max_line_kb: float = Field(
+        1024, gt=0, description="CSV/TSV: a line longer than this refuses the file"
+    )
+    max_field_kb: float = Field(
+        64, gt=0, description="a value longer than this refuses the file (broken quoting)"
+    )
+    max_uncompressed_mb: float = Field(
+        1024, gt=0, description="XLSX: a workbook inflating beyond this is refused (zip bomb)"
+    )
+
+    @field_validator("sheet", "records_key", "next_key")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else _label(value, "name")
 
     @field_validator("separator")
     @classmethod
@@ -140,6 +215,11 @@ class RowFilter(_Model):
     column: str
     equals: str
 
+    @field_validator("column")
+    @classmethod
+    def _column(cls, value: str) -> str:
+        return _label(value, "filter column")
+
 
 class HttpSource(_Model):
     """An HTTP API whose JSON pages are fetched into the landing zone, then read from there."""
@@ -147,16 +227,39 @@ class HttpSource(_Model):
     base_url_env: str = Field(description="environment variable with the API's base URL")
     path: str = Field(description="first page, relative to the base URL; {year} is filled in")
     pages: str = Field(description="landing path of page n; {year} and {page} are filled in")
-    timeout_s: float = Field(10, gt=0)
+    token_env: str | None = Field(
+        None, description="environment variable with a bearer token (never in the YAML)"
+    )
+    timeout_s: float = Field(10, gt=0, description="connect and per-read socket timeout")
+    deadline_s: float = Field(
+        120, gt=0, description="a page not fully received after this is abandoned (slow drip)"
+    )
+    max_page_mb: float = Field(64, gt=0, description="a larger page is refused")
     max_pages: int = Field(10_000, gt=0)
     retries: int = Field(2, ge=0, le=10, description="retries of a timed-out or 5xx request")
     poll_cron: str = Field("0 6 * * *", description="when the school's API is polled")
 
-    @field_validator("base_url_env")
+    @field_validator("base_url_env", "token_env")
     @classmethod
-    def _env(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
+    def _env(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
             raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        _template(value, "path", ("year",), ())
+        parts = urllib.parse.urlsplit(value.format(year=2000))
+        if parts.scheme or parts.netloc or value.startswith("//"):
+            raise ValueError(f"path {value!r} must be relative to the base URL (no scheme or host)")
+        return value
+
+    @field_validator("pages")
+    @classmethod
+    def _pages(cls, value: str) -> str:
+        _template(value, "pages", ("year", "page"), ("year", "page"))
+        _inside_landing(value.format(year=2000, page=1), "pages")
         return value
 
 
@@ -171,10 +274,36 @@ class DatasetSource(_Model):
 
     @field_validator("files")
     @classmethod
-    def _inside_landing(cls, value: str) -> str:
-        if value.startswith(("/", "\\")) or ".." in Path(value).parts:
-            raise ValueError(f"files {value!r} must stay inside the landing zone")
+    def _files(cls, value: str) -> str:
+        return _inside_landing(value, "files")
+
+    @field_validator("columns")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        return {canonical: _label(header, "header") for canonical, header in value.items()}
+
+    @field_validator("columns_by_year")
+    @classmethod
+    def _headers_by_year(cls, value: dict[int, dict[str, str]]) -> dict[int, dict[str, str]]:
+        for mapping in value.values():
+            cls._headers(mapping)
         return value
+
+    @field_validator("personal_columns")
+    @classmethod
+    def _personal(cls, value: list[str]) -> list[str]:
+        return [_label(v, "personal column") for v in value]
+
+    @model_validator(mode="after")
+    def _http_pages_found_by_files(self) -> DatasetSource:
+        if self.http is not None:
+            page = self.http.pages.format(year=2000, page=1)
+            if not fnmatch.fnmatchcase(page, self.files):
+                raise ValueError(
+                    f"http.pages {self.http.pages!r} writes pages that files {self.files!r} "
+                    "does not find"
+                )
+        return self
 
 
 class SchoolPipeline(_Model):
@@ -253,11 +382,29 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _refuse_aliases(text: str) -> None:
+    """Anchors and aliases (``&a``/``*a``) are refused: a few lines of them expand into
+    billions of nodes ("billion laughs"), and school configs have no use for them."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise yaml.YAMLError(
+                f"line {mark.line + 1}: aliases (*{event.anchor}) are not allowed in a school "
+                "config; write the values out"
+            )
+
+
 def load_pipeline(path: Path) -> SchoolPipeline:
     """Parse and validate one YAML file (safe loader); raise ConfigError naming file and key."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path.name}: {size} bytes: not a school config (too large)")
+        text = path.read_text(encoding="utf-8")
+        _refuse_aliases(text)
+        # The safe loader: tags such as !!python/object are errors, never code.
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path.name}: cannot read YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name}: expected a mapping at the top level")

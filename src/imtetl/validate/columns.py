@@ -43,6 +43,16 @@ def match_headers(
     return selected, missing
 
 
+def _mojibake_hint(headers: list[str]) -> str | None:
+    """Headers decoded with the wrong encoding ('AnnÃ©e', 'Ann\ufffde') say so."""
+    if any(mark in header for header in headers for mark in ("Ã", "Â", "\ufffd")):
+        return (
+            "the headers look decoded with the wrong encoding: re-export the file in the "
+            "school's usual encoding, or fix format.encoding in its YAML"
+        )
+    return None
+
+
 def select_columns(
     pipeline: SchoolPipeline,
     raw: RawFrame,
@@ -67,7 +77,8 @@ def select_columns(
             f"the header has {present}",
             column=missing[0],
             rows_read=raw.frame.height,
-            hint="restore the column in the export, or map its new header in the school's "
+            hint=_mojibake_hint(raw.headers)
+            or "restore the column in the export, or map its new header in the school's "
             "YAML (columns, or columns_by_year for one year)",
         )
     frame = raw.frame
@@ -81,6 +92,8 @@ def select_columns(
                 f"filter column {source.filter.column!r} missing",
                 column=source.filter.column,
                 rows_read=raw.frame.height,
+                hint="restore the column that says which school each row belongs to, or fix "
+                "filter.column in the school's YAML",
             )
         value = pl.col(header).str.strip_chars()
         ours = value == source.filter.equals

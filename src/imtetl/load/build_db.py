@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -25,8 +26,26 @@ def connect_build_db(settings: Settings) -> duckdb.DuckDBPyConnection:
             "temp_directory": str(settings.build_dir / "spill"),
         },
     )
-    conn.execute((settings.sql / "staging" / "00_staging.sql").read_text(encoding="utf-8"))
+    ddl = settings.sql / "staging" / "00_staging.sql"
+    text = ddl.read_text(encoding="utf-8")
+    # The DDL is idempotent, but ~40 statements: a process applies it once per database file
+    # and DDL text (a build opens the database once per step), unless its last table is gone.
+    applied = (str(settings.build_db), hash(text))
+    last = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)", text)[-1]
+    if (
+        applied not in _APPLIED
+        or not conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            list(last),
+        ).fetchone()[0]
+    ):
+        conn.execute(text)
+        _APPLIED.add(applied)
     return conn
+
+
+_APPLIED: set[tuple] = set()
 
 
 def ddl_path(settings: Settings) -> Path:

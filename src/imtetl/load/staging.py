@@ -490,21 +490,9 @@ def _write(
     ).fetchall()
     replaced = sorted(set(loaded_files) | {f for (f,) in known if f not in set(present)})
     scope = "school_code = $school AND source_file IN (SELECT unnest($replaced))"
-    params = {"school": school, "replaced": replaced, "year": year, "dataset": dataset}
     try:
-        conn.execute(
-            f"DELETE FROM staging.{dataset} WHERE {scope}", {"school": school, "replaced": replaced}
-        )
-        conn.execute(
-            f"DELETE FROM audit.quarantine WHERE dataset = $dataset AND ({scope} OR load_id IN "
-            "(SELECT load_id FROM audit.loads WHERE school_code = $school AND dataset = $dataset"
-            " AND status = 'failed' AND ($year IS NULL OR source_year = $year)))",
-            params,
-        )
-        conn.execute(
-            f"UPDATE audit.loads SET is_current = false WHERE dataset = $dataset AND {scope}",
-            {"school": school, "replaced": replaced, "dataset": dataset},
-        )
+        if known:  # else nothing of this scope was ever loaded: nothing to replace
+            _replace(conn, dataset, scope, school, replaced, year)
         conn.register("_loads", loads.to_arrow())
         conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
         # the core facts update these school-years (load/sql_models.py)
@@ -522,3 +510,29 @@ def _write(
         for view in ("_loads", "_staged", "_quarantine"):
             with contextlib.suppress(Exception):  # views never registered
                 conn.unregister(view)
+
+
+def _replace(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    scope: str,
+    school: str,
+    replaced: list[str],
+    year: int | None,
+) -> None:
+    """Delete what a partition load replaces: its files' staged and quarantined rows, and
+    mark their earlier loads as no longer current."""
+    params = {"school": school, "replaced": replaced, "year": year, "dataset": dataset}
+    conn.execute(
+        f"DELETE FROM staging.{dataset} WHERE {scope}", {"school": school, "replaced": replaced}
+    )
+    conn.execute(
+        f"DELETE FROM audit.quarantine WHERE dataset = $dataset AND ({scope} OR load_id IN "
+        "(SELECT load_id FROM audit.loads WHERE school_code = $school AND dataset = $dataset"
+        " AND status = 'failed' AND ($year IS NULL OR source_year = $year)))",
+        params,
+    )
+    conn.execute(
+        f"UPDATE audit.loads SET is_current = false WHERE dataset = $dataset AND {scope}",
+        {"school": school, "replaced": replaced, "dataset": dataset},
+    )

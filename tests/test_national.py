@@ -471,21 +471,29 @@ def test_downloads_are_cached_and_audited_with_their_sha256(refreshed: Refreshed
 
 
 def test_bi_view_shows_national_rows_as_published(refreshed: Refreshed) -> None:
+    """National rows are shown as the ministry published them, unless a count is 1 to 10."""
     with _connect(refreshed.project) as conn:
+        small = conn.execute(
+            "SELECT count(*) FROM marts.national_comparison WHERE NOT is_imt AND ("
+            "international_mobility_students BETWEEN 1 AND 10 OR students BETWEEN 1 AND 10 "
+            "OR engineering_students BETWEEN 1 AND 10 "
+            "OR students - international_mobility_students BETWEEN 1 AND 10 "
+            "OR students - engineering_students BETWEEN 1 AND 10)"
+        ).fetchone()[0]
         assert conn.execute(
             "SELECT count(*) FROM bi.national_comparison WHERE NOT is_imt AND masked"
-        ).fetchone() == (0,)
+        ).fetchone() == (small,)
         differ = conn.execute(
             "SELECT count(*) FROM (SELECT paysage_id, academic_year, students, "
             "international_mobility_students, mobility_share_rank FROM bi.national_comparison "
-            "WHERE NOT is_imt EXCEPT SELECT paysage_id, academic_year, students, "
+            "WHERE NOT is_imt AND NOT masked EXCEPT SELECT paysage_id, academic_year, students, "
             "international_mobility_students, mobility_share_rank FROM marts.national_comparison "
             "WHERE NOT is_imt)"
         ).fetchone()[0]
         assert differ == 0
 
 
-def test_bi_view_masks_small_imt_counts(tmp_path: Path) -> None:
+def test_bi_view_masks_small_counts(tmp_path: Path) -> None:
     """The view itself, in DuckDB, over crafted mart rows at the edges of the rule."""
     conn = duckdb.connect(str(tmp_path / "crafted.duckdb"))
     conn.execute(
@@ -493,7 +501,8 @@ def test_bi_view_masks_small_imt_counts(tmp_path: Path) -> None:
         "SELECT * FROM (VALUES "
         "(2022, true, 'A', 300, 10, 200), (2022, true, 'B', 300, 11, 200),"
         "(2022, true, 'C', 300, 30, 295), (2022, true, 'D', 20, 15, 0),"
-        "(2022, false, NULL, 300, 5, 200)) AS t(academic_year, is_imt, school_code, students, "
+        "(2022, false, NULL, 300, 5, 200), (2022, false, NULL, 400, 50, 200)) "
+        "AS t(academic_year, is_imt, school_code, students, "
         "international_mobility_students, engineering_students)"
     )
     conn.execute(
@@ -514,14 +523,16 @@ def test_bi_view_masks_small_imt_counts(tmp_path: Path) -> None:
     conn.execute((ROOT / "sql" / "bi" / "national_comparison.sql").read_text(encoding="utf-8"))
     rows = conn.execute(
         "SELECT coalesce(school_code, 'national'), masked, students, "
-        "international_mobility_share, mobility_share_rank FROM bi.national_comparison ORDER BY 1"
+        "international_mobility_share, mobility_share_rank FROM bi.national_comparison "
+        "ORDER BY 1, 3"
     ).fetchall()
     assert rows == [
         ("A", True, None, None, None),  # 10 international students
         ("B", False, 300, 0.1, 1),
         ("C", True, None, None, None),  # 300 - 295 = 5 students not in engineering
         ("D", True, None, None, None),  # 20 - 15 = 5 students not in mobility
-        ("national", False, 300, 0.1, 1),  # the ministry's own figure, published as is
+        ("national", False, 400, 0.1, 1),  # the ministry's own figures, as published
+        ("national", True, None, None, None),  # ... unless a count is 1 to 10, as everywhere
     ]
 
 

@@ -1,13 +1,13 @@
 -- bi.national_comparison: marts.national_comparison for dashboards.
--- IMT rows are counted from student-level records: a row with any count of 1 to 10 people —
--- students, international mobility students, engineering students, or one implied by
--- subtracting two of them — has its counts, shares and rank masked. National rows are the
--- ministry's own published aggregates (open data, Licence Ouverte, already public at this
--- grain): they are shown as published, never masked.
+-- A row with any count of 1 to 10 people — students, international mobility students,
+-- engineering students, or one implied by subtracting two of them — has its counts, shares
+-- and rank masked, as in every bi view. That holds for the national rows too, although the
+-- ministry publishes them (open data): the bi schema's rule has no exception, and the
+-- mart keeps every figure for analysts.
 CREATE OR REPLACE VIEW bi.national_comparison AS
 WITH flagged AS (
     SELECT *,
-        is_imt AND coalesce(
+        coalesce(
             students BETWEEN 1 AND 10
             OR international_mobility_students BETWEEN 1 AND 10
             OR engineering_students BETWEEN 1 AND 10
@@ -29,7 +29,7 @@ SELECT
     masked
 FROM flagged;
 
-COMMENT ON VIEW bi.national_comparison IS 'International mobility share of the IMT schools beside France''s comparable engineering schools (the ministry''s open enrolment statistics), one row per school and academic year, ranked per year. IMT rows with a count of 1 to 10 people are masked (see masked); national rows are public aggregates published by the ministry and are never masked. Source: marts.national_comparison.';
+COMMENT ON VIEW bi.national_comparison IS 'International mobility share of the IMT schools beside France''s comparable engineering schools (the ministry''s open enrolment statistics), one row per school and academic year, ranked per year. Rows with a count of 1 to 10 people are masked (see masked), national rows included. Source: marts.national_comparison.';
 COMMENT ON COLUMN bi.national_comparison.academic_year IS 'Academic year by its start year (2022 = 2022-23).';
 COMMENT ON COLUMN bi.national_comparison.is_imt IS 'True for an IMT school, false for a comparable French engineering school.';
 COMMENT ON COLUMN bi.national_comparison.school_code IS 'IMT school code; NULL for national rows.';
@@ -48,4 +48,4 @@ COMMENT ON COLUMN bi.national_comparison.national_schools_in_year IS 'Number of 
 COMMENT ON COLUMN bi.national_comparison.counted_in_parent IS 'National rows the ministry flags as double-counted in a parent institution (EPE).';
 COMMENT ON COLUMN bi.national_comparison.is_epe_component IS 'National rows for a component school of an experimental public institution (EPE).';
 COMMENT ON COLUMN bi.national_comparison.source IS 'Where the figures come from: the ministry''s statistics or this warehouse.';
-COMMENT ON COLUMN bi.national_comparison.masked IS 'True for an IMT row with a count of people from 1 to 10 (or one implied by subtraction): its counts, shares and rank are then NULL. Always false for national rows.';
+COMMENT ON COLUMN bi.national_comparison.masked IS 'True for a row with a count of people from 1 to 10 (or one implied by subtraction): its counts, shares and rank are then NULL.';

@@ -168,6 +168,14 @@ def test_a_partition_rebuild_updates_the_facts_for_its_school_year_only(project:
         assert metadata["school_years_updated"].value == ["ALBI 2023"]
         event = inst.get_latest_materialization_event(dg.AssetKey(["published_warehouse"]))
         assert event.asset_materialization.metadata["incremental"].value is True
+        check = inst.get_latest_asset_check_evaluation_record(
+            dg.AssetCheckKey(dg.AssetKey(["core", "fact_enrolment"]), "relationships_and_grain")
+        )
+        evaluation = check.event.dagster_event.event_specific_data
+        assert evaluation.passed
+        # the checks judged the rows not yet published: that school-year only
+        assert evaluation.metadata["school_years_checked"].value == "ALBI 2023"
+        assert 0 < evaluation.metadata["rows_checked"].value < after["fact_enrolment"] / 10
     build_db = project.warehouse.parent / ".build" / "build.duckdb"
     with duckdb.connect(str(build_db), read_only=True) as conn:  # the release = the build
         conn.execute(f"ATTACH '{project.warehouse}' AS published (READ_ONLY)")

@@ -65,7 +65,7 @@ def run_model(
             conn.execute(sql)
         elif changed:
             select = _CTAS.search(sql).group(2)
-            where, params = _scope(changed)
+            where, params = school_years_filter(changed)
             conn.execute(f"DELETE FROM {name} WHERE {where}", params)
             conn.execute(f"INSERT INTO {name} SELECT * FROM ({select}) WHERE {where}", params)
         if dataset:  # the next release takes the same change (publish/release.py)
@@ -119,7 +119,9 @@ def _changed(
     return changed
 
 
-def _scope(changed: list[tuple[str, int | None]]) -> tuple[str, dict]:
+def school_years_filter(changed: list[tuple[str, int | None]]) -> tuple[str, dict]:
+    """A WHERE clause (and its parameters) selecting these (school, year) pairs; a None
+    year selects every year of the school."""
     terms, params = [], {}
     for i, (school, year) in enumerate(changed):
         params[f"s{i}"] = school

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from imtetl.load.sql_models import school_years_filter
+
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
 #: Facts a release can update for the school-years that changed (see load/sql_models.py).
 INCREMENTAL_TABLES = ("core.fact_enrolment", "core.fact_tuition_fee", "core.fact_mobility")
@@ -108,7 +110,7 @@ def publish_release(
             scope = None if deltas is None else deltas.get(name)
             if scope is not None and (schema, table) in published:
                 if scope:  # only the school-years that changed
-                    where, params = _where(scope)
+                    where, params = school_years_filter(scope)
                     build.execute(f"DELETE FROM {target} WHERE {where}", params)
                     build.execute(
                         f'INSERT INTO {target} SELECT * FROM {source}.{schema}."{table}" '
@@ -183,18 +185,6 @@ def _deltas(build: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, list
         elif deltas[table] is not None:
             deltas[table].append((school, year))
     return {table: scope for table, scope in deltas.items() if scope is not None}
-
-
-def _where(scope: list[tuple[str, int | None]]) -> tuple[str, dict]:
-    terms, params = [], {}
-    for i, (school, year) in enumerate(scope):
-        params[f"s{i}"] = school
-        if year is None:
-            terms.append(f"school_code = $s{i}")
-        else:
-            params[f"y{i}"] = year
-            terms.append(f"(school_code = $s{i} AND academic_year = $y{i})")
-    return " OR ".join(terms), params
 
 
 def _remember(build: duckdb.DuckDBPyConnection, warehouse: Path) -> None:

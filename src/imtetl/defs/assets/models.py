@@ -5,7 +5,7 @@ import dagster as dg
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load import MODEL_FILES, run_model
-from imtetl.validate.core_checks import checks_for, run_core_check
+from imtetl.validate.core_checks import checks_for, run_core_check, unpublished_scope
 from imtetl.validate.gx_runner import save_result
 
 #: Upstream assets of each model, for the lineage graph.
@@ -59,7 +59,8 @@ def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
             rows = run_model(conn, settings.sql, schema, table, built)
             preview = conn.execute(f"SELECT * FROM {schema}.{table} LIMIT 5").pl()
             for check in checks:
-                outcome = run_core_check(conn, check)
+                scope = unpublished_scope(conn, check)
+                outcome = run_core_check(conn, check, scope)
                 save_result(outcome, settings.validations_dir, check.name)
                 results.append(
                     dg.AssetCheckResult(
@@ -69,6 +70,10 @@ def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
                         if check.blocking
                         else dg.AssetCheckSeverity.WARN,
                         metadata={
+                            "rows_checked": outcome.rows_checked,
+                            "school_years_checked": "all"
+                            if scope is None
+                            else ", ".join(f"{s} {y or 'all'}" for s, y in scope),
                             "failing_expectations": dg.MetadataValue.json(outcome.summary()),
                             "failing_rows": dg.MetadataValue.json(
                                 [list(r) for o in outcome.failed for r in o.rows[:10]]

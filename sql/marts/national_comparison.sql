@@ -81,34 +81,44 @@ national AS (
             WHERE i.paysage_id = e.paysage_id AND i.academic_year = e.academic_year
         )
 ),
-imt AS (
+imt_students AS (
+    -- one row per student, school and year (a student in two programmes counts once), so
+    -- that the counts below are plain counts, not three DISTINCT aggregates over the facts
     SELECT
         f.academic_year,
-        true AS is_imt,
         f.school_code,
+        f.student_key,
+        bool_or(
+            f.nationality <> 'FR'
+            AND f.prior_degree_country IS NOT NULL
+            AND f.prior_degree_country <> 'FR'
+        ) AS is_international_mobility,
+        bool_or(p.programme_level = 'engineering') AS is_engineering
+    FROM core.fact_enrolment AS f
+    JOIN core.dim_programme AS p ON p.programme_id = f.programme_id
+    GROUP BY f.academic_year, f.school_code, f.student_key
+),
+imt AS (
+    SELECT
+        s.academic_year,
+        true AS is_imt,
+        s.school_code,
         d.uai,
         CAST(NULL AS VARCHAR) AS paysage_id,
         d.school_name AS name,
         CAST(NULL AS VARCHAR) AS register_name,
         CAST(NULL AS VARCHAR) AS establishment_type,
-        count(DISTINCT f.student_key) AS students,
-        count(DISTINCT f.student_key) FILTER (
-            WHERE f.nationality <> 'FR'
-            AND f.prior_degree_country IS NOT NULL
-            AND f.prior_degree_country <> 'FR'
-        ) AS international_mobility_students,
-        count(DISTINCT f.student_key) FILTER (
-            WHERE p.programme_level = 'engineering'
-        ) AS engineering_students,
+        count(*) AS students,
+        count(*) FILTER (WHERE s.is_international_mobility) AS international_mobility_students,
+        count(*) FILTER (WHERE s.is_engineering) AS engineering_students,
         false AS counted_in_parent,
         false AS is_epe_component,
         d.uai IS NOT NULL AND d.uai IN (SELECT code FROM register_codes) AS in_register,
         'IMT warehouse (core.fact_enrolment)' AS source,
         CAST(NULL AS VARCHAR) AS load_id
-    FROM core.fact_enrolment AS f
-    JOIN core.dim_programme AS p ON p.programme_id = f.programme_id
-    JOIN core.dim_school AS d ON d.school_code = f.school_code
-    GROUP BY f.academic_year, f.school_code, d.uai, d.school_name
+    FROM imt_students AS s
+    JOIN core.dim_school AS d ON d.school_code = s.school_code
+    GROUP BY s.academic_year, s.school_code, d.uai, d.school_name
 ),
 both_sets AS (
     SELECT * FROM national

@@ -81,6 +81,10 @@ class LoadReport:
         return [u for u in self.units if u.status == "failed"]
 
 
+#: Rows staged between two commits (see stage_partitions).
+COMMIT_ROWS = 250_000
+
+
 def _new_load_id() -> str:
     return uuid.uuid4().hex
 
@@ -186,8 +190,10 @@ def stage_partitions(
     sample_rows = max(GX_MIN_PART_ROWS, GX_SAMPLE_ROWS // max(1, len(partitions)))
     reports: list[LoadReport] = []
     gates: list[GateResult] = []
-    # One transaction for the run's partitions (one commit: a commit per partition costs
-    # more than the rows), and one partition in memory at a time, not the whole dataset.
+    # One partition in memory at a time, not the whole dataset; a commit every
+    # COMMIT_ROWS rows (a commit per small partition costs more than its rows, and DuckDB
+    # keeps a transaction's new rows in memory until it commits). Each partition's delete
+    # and insert are always in the same transaction.
     conn.execute("BEGIN TRANSACTION")
     try:
         _stage_each(conn, dataset, partitions, landing, key, run_id, years, known, validate,
@@ -217,6 +223,7 @@ def _stage_each(
     gates: list[GateResult],
 ) -> None:
     schools = sorted(known)
+    uncommitted = 0
     for number, (pipeline, year) in enumerate(partitions):
         try:
             prepared = _prepare(
@@ -252,7 +259,12 @@ def _stage_each(
             )
             gates.append(gate)
         reports.append(_finish(conn, prepared, gate, run_id))
+        uncommitted += prepared.rows.height + prepared.quarantine.height
         del prepared
+        if uncommitted >= COMMIT_ROWS:
+            conn.execute("COMMIT")
+            conn.execute("BEGIN TRANSACTION")
+            uncommitted = 0
 
 
 def _prepare(

@@ -85,6 +85,13 @@ class LoadReport:
 COMMIT_ROWS = 250_000
 
 
+def _checksum(unit: SourceUnit) -> str | None:
+    try:
+        return unit.sha256
+    except OSError:  # gone or unreadable: the load's error says so
+        return None
+
+
 def _new_load_id() -> str:
     return uuid.uuid4().hex
 
@@ -322,14 +329,17 @@ def _prepare(
         )
     by_file: dict[str, UnitReport] = {}
     for unit in units:
-        report = UnitReport(_new_load_id(), unit.source_file, unit.sha256, year=unit.year)
+        # the checksum comes from the read itself (text formats are read once), else apart
+        report = UnitReport(_new_load_id(), unit.source_file, None, year=unit.year)
         reports.append(report)
         by_file[unit.source_file] = report
         raw = None
         try:
             raw = read_unit(unit, fmt)
+            report.sha256 = raw.sha256 or unit.sha256
             selected = select_columns(pipeline, raw, claims, owns_unclaimed)
         except SourceError as exc:
+            report.sha256 = report.sha256 or _checksum(unit)
             report.status = "failed"
             report.error = str(exc)
             if raw is not None and raw.frame.height:

@@ -78,6 +78,8 @@ class RawFrame:
     unit: SourceUnit
     frame: pl.DataFrame
     headers: list[str] = field(default_factory=list)
+    #: the unit's sha256, when the read computed it from the bytes it read (one pass)
+    sha256: str | None = None
 
 
 def _year_of(relative: str) -> int | None:
@@ -127,6 +129,7 @@ def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = 
     wrong inside a reader still ends as a SourceError naming the school and the file."""
     from imtetl.read import delimited, excel, json_pages, limits
 
+    data: list[bytes] | None = None
     for path in unit.paths:
         size_mb = path.stat().st_size / 1e6
         if size_mb > fmt.max_file_mb:
@@ -136,17 +139,22 @@ def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = 
                 f"file is {size_mb:.0f} MB, above the {fmt.max_file_mb:.0f} MB limit",
                 hint="check the export, or raise format.max_file_mb in the school's YAML",
             )
-        if fmt.kind == "csv":
-            limits.check_lines(unit, path, fmt)
-        elif fmt.kind == "xlsx":
+        if fmt.kind == "xlsx":
             limits.check_workbook(unit, path, fmt)
+    if fmt.kind != "xlsx":  # text formats are read once: hashed, checked and parsed
+        data = [path.read_bytes() for path in unit.paths]
+        digest = hashlib.sha256()
+        for chunk in data:
+            digest.update(chunk)
+    if fmt.kind == "csv":
+        limits.check_lines(unit, unit.paths[0], fmt, data=data[0])
     try:
         if fmt.kind == "csv":
-            raw = delimited.read(unit, fmt)
+            raw = delimited.read(unit, fmt, data=data[0])
         elif fmt.kind == "xlsx":
             raw = excel.read(unit, fmt)
         else:
-            raw = json_pages.read(unit, fmt)
+            raw = json_pages.read(unit, fmt, data=data)
     except SourceError as exc:
         if exc.hint:
             raise
@@ -171,6 +179,8 @@ def read_unit(unit: SourceUnit, fmt: FormatOptions, sheet_default: str | None = 
             hint="re-export the file from the school's system (or remove it if the year is empty)",
         )
     limits.check_fields(unit, raw.frame, fmt)
+    if data is not None:
+        raw.sha256 = digest.hexdigest()
     return raw
 
 

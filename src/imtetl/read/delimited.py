@@ -24,9 +24,11 @@ def _decode(unit: SourceUnit, data: bytes, encoding: str) -> str:
         ) from exc
 
 
-def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
+def read(unit: SourceUnit, fmt: FormatOptions, data: bytes | None = None) -> RawFrame:
+    """``data``: the file's bytes, when the caller has read them already."""
     (path,) = unit.paths
-    data = path.read_bytes()
+    if data is None:
+        data = path.read_bytes()
     if not data.strip():
         raise SourceError(
             unit.school,

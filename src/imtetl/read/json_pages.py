@@ -3,6 +3,7 @@ Nested objects become dotted columns (``programme.code``)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import polars as pl
@@ -53,11 +54,14 @@ def _leaves(expr: pl.Expr, dtype: pl.DataType, name: str) -> list[pl.Expr] | Non
     return [expr.cast(pl.String).alias(name)]
 
 
-def _read_fast(unit: SourceUnit, fmt: FormatOptions) -> pl.DataFrame | None:
+def _read_fast(
+    unit: SourceUnit, fmt: FormatOptions, data: list[bytes] | None = None
+) -> pl.DataFrame | None:
     """Pages parsed by Polars (no per-record Python); None when anything is unusual (a
     record that is not an object, lists, mixed types): then the careful path decides."""
     try:
-        pages = [pl.read_json(path) for path in unit.paths]
+        sources = [io.BytesIO(page) for page in data] if data is not None else unit.paths
+        pages = [pl.read_json(source) for source in sources]
         if not all(fmt.records_key in p.columns for p in pages):
             return None
         results = [p.select(pl.col(fmt.records_key).explode()) for p in pages]
@@ -74,16 +78,17 @@ def _read_fast(unit: SourceUnit, fmt: FormatOptions) -> pl.DataFrame | None:
         return None
 
 
-def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
-    fast = _read_fast(unit, fmt)
+def read(unit: SourceUnit, fmt: FormatOptions, data: list[bytes] | None = None) -> RawFrame:
+    """``data``: the pages' bytes, in path order, when the caller has read them already."""
+    fast = _read_fast(unit, fmt, data)
     if fast is not None:
         frame = fast.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
         return RawFrame(unit, frame, list(fast.columns))
     records: list[dict[str, str | None]] = []
-    for path in unit.paths:
+    for number, path in enumerate(unit.paths):
         name = path.name
         try:
-            page = json.loads(path.read_bytes())
+            page = json.loads(data[number] if data is not None else path.read_bytes())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SourceError(
                 unit.school,

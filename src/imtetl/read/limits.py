@@ -10,6 +10,7 @@ the school, the file, and the line, row or column.
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -26,12 +27,16 @@ MAX_ZIP_MEMBERS = 10_000
 _BLOCK = 8 << 20
 
 
-def check_lines(unit: SourceUnit, path: Path, fmt: FormatOptions) -> None:
-    """Refuse a delimited file with a physical line longer than ``max_line_kb``."""
+def check_lines(
+    unit: SourceUnit, path: Path, fmt: FormatOptions, data: bytes | None = None
+) -> None:
+    """Refuse a delimited file with a physical line longer than ``max_line_kb``
+    (``data``: its bytes, when the caller has read them already)."""
     limit = int(fmt.max_line_kb * 1024)
     lines_before = 0  # complete lines in the blocks already scanned
     current = 0  # length of the line running into the next block
-    with path.open("rb") as handle:
+    handle = io.BytesIO(data) if data is not None else path.open("rb")
+    with handle:
         while block := handle.read(_BLOCK):
             ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
             if ends.size == 0:

@@ -53,7 +53,7 @@ READER = textwrap.dedent(
             queries += len(rows)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-        time.sleep(0.02)
+        time.sleep(0.05)
     print(repr({"mode": mode, "queries": queries, "errors": errors, "states": states}))
     """
 )

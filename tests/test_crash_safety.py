@@ -51,13 +51,13 @@ MARKERS = (
 
 
 def _plan(rng: random.Random, trial: int, expected: float) -> dict:
-    """Where to kill: every other trial at a uniform random time over the expected duration
-    of the build, the others a short random delay after a random step ends. The CI subset
-    kills once in the publish window and once at a random time."""
+    """Where to kill: half the trials (drawn) at a uniform random time over the expected
+    duration of the build, the others a short random delay after a random step ends. The CI
+    subset kills once in the publish window and once at a random time."""
     if not EXHAUSTIVE and trial == 0:
         return {"after": MARKERS[5], "delay": rng.uniform(0.0, 0.6)}
-    if trial % 2 == 1 or not EXHAUSTIVE:
-        return {"at": rng.uniform(0.3, expected)}
+    if not EXHAUSTIVE or rng.random() < 0.5:
+        return {"at": rng.uniform(0.3, 0.95 * expected)}
     return {"after": rng.choice(MARKERS), "delay": rng.uniform(0.0, 0.6)}
 
 

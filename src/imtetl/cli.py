@@ -124,6 +124,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore")
     from imtetl.definitions import defs
     from imtetl.defs.partitions import school_year_partitions
+    from imtetl.defs.recovery import fail_abandoned_runs, process_tags
     from imtetl.defs.schedules import range_tags
 
     all_keys = school_year_partitions.get_partition_keys()
@@ -145,23 +146,29 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"Building the warehouse for {label} → {settings.warehouse}", file=sys.stderr)
     started = time.perf_counter()
     config = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+    tags = process_tags()
     results = []
     national = None
     with dagster_instance(settings) as instance:
+        for run_id in fail_abandoned_runs(instance):
+            print(
+                f"Run {run_id[:8]} was left running by a killed imtetl build: marked failed",
+                file=sys.stderr,
+            )
         if not args.school and not args.year:
             # The ministry's national data first, in a run of its own: an unreachable portal
             # fails that run only (fast), and the build below uses what staging holds.
             # Its outcome is summed up at the end (skipped, loaded, from the cache).
             quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
             national = defs.resolve_job_def("load_national").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=quiet
+                instance=instance, tags=tags, raise_on_error=False, run_config=quiet
             )
         if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
             job = defs.resolve_job_def("build_warehouse")
             results.append(
                 job.execute_in_process(
-                    instance=instance, tags=range_tags(*ranges[0]), raise_on_error=False,
-                    run_config=config,
+                    instance=instance, tags={**range_tags(*ranges[0]), **tags},
+                    raise_on_error=False, run_config=config,
                 )
             )  # fmt: skip
         else:  # separate partitions (one year of every school): load each range, publish once
@@ -169,8 +176,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             for first, last in ranges:
                 results.append(
                     job.execute_in_process(
-                        instance=instance, tags=range_tags(first, last), raise_on_error=False,
-                        run_config=config,
+                        instance=instance, tags={**range_tags(first, last), **tags},
+                        raise_on_error=False, run_config=config,
                     )
                 )  # fmt: skip
         if not _published(results[-1]) and not _step_failures(results):
@@ -178,7 +185,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             # rebuild and publish from staging as it is (the failed rows keep their old state).
             results.append(
                 defs.resolve_job_def("publish_warehouse").execute_in_process(
-                    instance=instance, raise_on_error=False, run_config=config
+                    instance=instance, tags=tags, raise_on_error=False, run_config=config
                 )
             )
     elapsed = time.perf_counter() - started
@@ -326,6 +333,27 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Check the published warehouse as readers see it (imtetl.publish.integrity)."""
+    from imtetl.publish.integrity import bi_views, check_file
+    from imtetl.publish.release import stale_wal
+
+    settings = Settings.from_env()
+    problems = []
+    if (wal := stale_wal(settings.warehouse)) is not None:
+        problems.append(
+            f"stale WAL {wal}: readers see it replayed over the published state; "
+            "the next `imtetl build` removes it"
+        )
+    problems += check_file(settings.warehouse, views=bi_views(settings.sql))
+    for problem in problems:
+        print(f"imtetl: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{settings.warehouse}: every contract table present, every partition whole")
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     """Write the Markdown data dictionary of the published warehouse."""
     from imtetl.publish.dictionary import data_dictionary
@@ -388,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     quarantine = commands.add_parser("quarantine", help="summarise the quarantined rows")
     quarantine.add_argument("--school", help="only this school")
     quarantine.set_defaults(func=_cmd_quarantine)
+    check = commands.add_parser(
+        "check", help="check the published warehouse: contract tables, whole partitions"
+    )
+    check.set_defaults(func=_cmd_check)
     docs = commands.add_parser("docs", help="write the Markdown data dictionary")
     docs.add_argument("--out", help="file to write (default: warehouse/data_dictionary.md)")
     docs.set_defaults(func=_cmd_docs)

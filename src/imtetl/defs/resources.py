@@ -10,6 +10,7 @@ import duckdb
 
 from imtetl.load import connect_build_db
 from imtetl.pipeline_config import SchoolPipeline, load_pipelines
+from imtetl.publish.release import recover
 from imtetl.settings import Settings
 from imtetl.transform.pseudonym import load_key
 
@@ -47,11 +48,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
         DuckDB admits one writing process per file. Runs that bypass the run queue (the CLI
         executes in-process) therefore take an exclusive lock first and wait for it, instead
-        of failing on DuckDB's lock: concurrent runs write one step at a time."""
+        of failing on DuckDB's lock: concurrent runs write one step at a time.
+
+        The lock is the kernel's: a run killed while holding it releases it with its process.
+        Holding it, what a killed run left is recovered first: DuckDB replays the build
+        database's own WAL when it opens it, and half-written releases and a stale WAL beside
+        the published file are removed (imtetl.publish.release.recover)."""
         settings = self.settings()
         settings.build_dir.mkdir(parents=True, exist_ok=True)
         with open(settings.build_dir / "build.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            for path in recover(settings.warehouse):
+                dg.get_dagster_logger().warning(f"removed {path.name}, left by a killed run")
             conn = connect_build_db(settings)
             try:
                 yield conn

@@ -6,6 +6,13 @@ then renamed over the published path. On POSIX a rename is atomic: a reader that
 old file keeps reading the old state until it reconnects, a new reader gets the new one, and
 nobody ever waits on a lock — DuckDB read-only readers and this writer never share a file.
 A run killed before the rename leaves the published file untouched.
+
+Before the rename the release is checked as readers will open it (read-only, see
+``imtetl.publish.integrity``): a release that is not whole is never published. DuckDB replays
+any ``<file>.wal`` found beside a database it opens, even a WAL left by another database that
+once had that name, so a stale ``imt.duckdb.wal`` would change what readers see; nothing
+here ever writes the published file, so such a WAL is removed (and the release itself must
+leave no WAL behind). Releases left half-written by a killed run are removed by the next run.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from imtetl.load.sql_models import school_years_filter
+from imtetl.publish.integrity import IntegrityError, check_file
 
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
 #: Facts a release can update for the school-years that changed (see load/sql_models.py).
@@ -48,12 +56,50 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def clean_stale_releases(warehouse: Path) -> list[Path]:
-    """Remove half-written releases left by a killed run."""
-    stale = sorted(warehouse.parent.glob(f".{warehouse.name}.*{_TMP_SUFFIX}*"))
-    for path in stale:
+    """Remove half-written releases (and their WAL) left by killed runs: those whose
+    process is gone, or this process's own."""
+    stale = []
+    for path in sorted(warehouse.parent.glob(f".{warehouse.name}.*{_TMP_SUFFIX}*")):
+        pid = path.name[len(warehouse.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue  # another live process's release
         path.unlink(missing_ok=True)
+        stale.append(path)
     return stale
+
+
+def stale_wal(warehouse: Path) -> Path | None:
+    """A WAL beside the published file: never written by a publish, so always stale."""
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    return wal if wal.exists() else None
+
+
+def remove_stale_wal(warehouse: Path) -> Path | None:
+    """Remove a stale WAL beside the published file (see the module's docstring)."""
+    wal = stale_wal(warehouse)
+    if wal is not None:
+        wal.unlink(missing_ok=True)
+    return wal
+
+
+def recover(warehouse: Path) -> list[Path]:
+    """What a killed run may have left beside the published file, removed: half-written
+    releases and a stale WAL. Call it holding the build lock."""
+    removed = clean_stale_releases(warehouse)
+    if (wal := remove_stale_wal(warehouse)) is not None:
+        removed.append(wal)
+    return removed
 
 
 def publish_release(
@@ -143,7 +189,21 @@ def publish_release(
         tmp.unlink(missing_ok=True)
         raise
     build.execute("DETACH release")
-    _fsync(tmp)
+    try:
+        if tmp.with_name(tmp.name + ".wal").exists():
+            raise IntegrityError(f"the release {tmp} left a WAL after its checkpoint")
+        views = [p.stem for p in views_sql or [] if not p.stem[:1].isdigit()]
+        if problems := check_file(tmp, views=views):
+            raise IntegrityError(
+                "the new release is not whole, the published warehouse is left as it was: "
+                + "; ".join(problems)
+            )
+        _fsync(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        raise
+    remove_stale_wal(warehouse)
     os.replace(tmp, warehouse)
     _fsync(warehouse.parent)
     _remember(build, warehouse)

@@ -41,16 +41,30 @@ def load_key(key_file: Path, *, sample: bool = True) -> bytes:
         )
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # written aside, then linked into place: a run killed half-way never leaves an
+        # empty key, and of two runs creating it at once the first one's key wins
+        tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
         warnings.warn(
             f"{KEY_ENV} is not set: generated a pseudonym key for the sample data in "
             f"{key_file} (untracked). Set {KEY_ENV} from a secret store for real data.",
             PseudonymKeyWarning,
             stacklevel=2,
         )
-    return key_file.read_text().strip().encode()
+    key = key_file.read_text().strip()
+    if len(key) < 16:
+        raise MissingKeyError(f"the pseudonym key file {key_file} is empty or too short")
+    return key.encode()
 
 
 def pseudonymise(ids: pl.Series, school: str, key: bytes) -> pl.Series:

@@ -225,5 +225,8 @@ def save_result(result: SuiteResult, folder: Path, key: str) -> Path:
     """Keep GX's result JSON for the Data Docs site (one file per suite and partition)."""
     path = folder / result.suite / f"{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.result, default=str, sort_keys=True), encoding="utf-8")
+    # written aside then renamed: a run killed mid-write never leaves half a JSON behind
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result.result, default=str, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
     return path

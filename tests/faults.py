@@ -37,7 +37,9 @@ def copy_built(built: Project, base: Path) -> Project:
     shutil.copytree(built.warehouse.parent, project.warehouse.parent, symlinks=True)
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
     home = project.dagster_home
-    config["storage"] = {"sqlite": {"base_dir": str(home / "storage")}}
+    for key in ("run_storage", "event_log_storage", "schedule_storage"):  # under this home
+        relative = config[key]["config"]["base_dir"].removeprefix(".dagster/")
+        config[key]["config"]["base_dir"] = str(home / relative)
     config["local_artifact_storage"]["config"]["base_dir"] = str(home)
     config["compute_logs"]["config"]["base_dir"] = str(home / "logs")
     (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")

@@ -82,7 +82,7 @@ class LoadReport:
 
 
 #: Rows staged between two commits (see stage_partitions).
-COMMIT_ROWS = 250_000
+COMMIT_ROWS = 2_000_000
 
 
 def _checksum(unit: SourceUnit) -> str | None:

@@ -44,8 +44,9 @@ def export_url(base_url: str, dataset_id: str) -> str:
     return f"{base_url.rstrip('/')}{EXPORT_PATH.format(dataset_id=dataset_id)}?{query}"
 
 
-class _TimedHTTPConnection(http.client.HTTPConnection):
-    """Connects within ``connect_timeout``, then reads with the request's timeout."""
+class _ConnectWithin:
+    """An HTTP(S) connection whose connect (TCP, and TLS handshake for HTTPS) must finish
+    within ``connect_timeout``; reads then wait up to the request's own timeout."""
 
     def __init__(self, *args, connect_timeout: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -61,19 +62,12 @@ class _TimedHTTPConnection(http.client.HTTPConnection):
         self.sock.settimeout(read_timeout)
 
 
-class _TimedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, connect_timeout: float, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._connect_timeout = connect_timeout
+class _TimedHTTPConnection(_ConnectWithin, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:  # TCP connect and TLS handshake within connect_timeout
-        read_timeout = self.timeout
-        self.timeout = self._connect_timeout
-        try:
-            super().connect()
-        finally:
-            self.timeout = read_timeout
-        self.sock.settimeout(read_timeout)
+
+class _TimedHTTPSConnection(_ConnectWithin, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):

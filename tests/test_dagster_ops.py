@@ -149,7 +149,7 @@ def _albi_2023(project: Project) -> tuple[int, int]:
             "SELECT (SELECT count(*) FROM core.fact_enrolment WHERE school_code = 'ALBI' "
             "AND academic_year = 2023), (SELECT sum(rows_loaded) FROM audit.loads WHERE "
             "is_current AND school_code = 'ALBI' AND dataset = 'enrolment' "
-            "AND source_year = 2023)"
+            "AND academic_year = 2023)"
         ).fetchone()
 
 

@@ -94,10 +94,9 @@ CREATE TABLE IF NOT EXISTS audit.loads (
     finished_at TIMESTAMP,
     status VARCHAR NOT NULL,             -- loaded|failed
     error VARCHAR,
-    is_current BOOLEAN NOT NULL,         -- the load whose rows the warehouse holds now for that file
-    source_year INTEGER                  -- the academic year (partition) of the file
+    is_current BOOLEAN NOT NULL,         -- the load whose rows the warehouse holds now for that file and year
+    academic_year INTEGER                -- the school-year (partition) the load fed; NULL: rows of no partition
 );
-ALTER TABLE audit.loads ADD COLUMN IF NOT EXISTS source_year INTEGER;
 
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     load_id VARCHAR NOT NULL,

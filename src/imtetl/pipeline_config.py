@@ -148,6 +148,26 @@ def _template(value: str, what: str, allowed: tuple[str, ...], required: tuple[s
     return value
 
 
+_COVERAGE = re.compile(r"^\s*((?:19|20)\d{2})\s*(?:(-)\s*((?:19|20)\d{2})?)?\s*$")
+
+
+def parse_coverage(value: str | int) -> tuple[int, int | None]:
+    """'2023-' -> (2023, None), '2021-2024' -> (2021, 2024), '2024' -> (2024, 2024)."""
+    match = _COVERAGE.match(str(value))
+    if not match:
+        raise ValueError(
+            f"years {value!r}: expected a start year and an optional end year, such as "
+            "'2023-' (from 2023 on), '2021-2024' or '2024'"
+        )
+    first = int(match.group(1))
+    if match.group(2) is None:
+        return first, first
+    last = int(match.group(3)) if match.group(3) else None
+    if last is not None and last < first:
+        raise ValueError(f"years {value!r}: the end year is before the start year")
+    return first, last
+
+
 class ConfigError(ValueError):
     """A pipelines/*.yaml file that cannot be used; the message names the file and key."""
 
@@ -271,6 +291,32 @@ class DatasetSource(_Model):
     personal_columns: list[str] = Field(default_factory=list)
     filter: RowFilter | None = None
     http: HttpSource | None = None
+    files_per_year: bool = Field(
+        False,
+        description="each file holds one academic year, named in its file name: the name's year "
+        "is then a check (rows of another year are quarantined). By default the year of each "
+        "row is its own academic_year column, and one file may hold any number of years",
+    )
+    years: str | int | None = Field(
+        None,
+        description="the academic years the school delivers (its coverage): '2023-' (from "
+        "2023 on), '2021-2024', '2024'. A covered year with no export is a missing delivery (a "
+        "warning, never a failure); by default the years the data holds",
+    )
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_coverage(value)
+        return value
+
+    def covers(self, year: int) -> bool | None:
+        """Whether the school says it delivers ``year``; None when it does not say."""
+        if self.years is None:
+            return None
+        first, last = parse_coverage(self.years)
+        return first <= year and (last is None or year <= last)
 
     @field_validator("files")
     @classmethod

@@ -494,11 +494,11 @@ def _write(
                 "sha256": result.sha256, "rows_read": result.rows_read,
                 "rows_loaded": result.rows_loaded, "rows_quarantined": result.rows_quarantined,
                 "started_at": started, "finished_at": now, "status": "loaded", "error": None,
-                "is_current": True, "source_year": None, "note": result.note,
+                "is_current": True, "academic_year": None, "note": result.note,
             }
         ],
         schema_overrides={
-            "run_id": pl.String, "error": pl.String, "source_year": pl.Int32, "note": pl.String
+            "run_id": pl.String, "error": pl.String, "academic_year": pl.Int32, "note": pl.String
         },
     )  # fmt: skip
     rows = normalised.rows.with_columns(pl.lit(result.load_id).alias("load_id"))

@@ -110,7 +110,7 @@ def _changed(
         [dataset],
     ).fetchall()
     partitions = conn.execute(
-        "SELECT count(DISTINCT (school_code, source_year)) FROM audit.loads "
+        "SELECT count(DISTINCT (school_code, academic_year)) FROM audit.loads "
         "WHERE dataset = ? AND is_current",
         [dataset],
     ).fetchone()[0]

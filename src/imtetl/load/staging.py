@@ -1,9 +1,16 @@
-"""Stage one school's dataset: read → validate → transform every source unit, then replace
-that school's rows in the build database in one transaction.
+"""Stage school × year partitions of a dataset: read → map → normalise → gate each
+partition, then replace exactly that school-year's rows in the build database.
 
-Idempotent: a rerun replaces exactly this school's rows for the units it loaded. A unit that
-fails as a whole keeps the rows of its last good load (stale but complete), and its failure
-is recorded in ``audit.loads`` with the reason; the other units and schools still load.
+A row's partition is its own academic year. A file may hold any number of years: it is read
+once per run and feeds each school-year it holds, one ``audit.loads`` row per file and year
+(``academic_year``); its rows of no partition (year unreadable, or outside the warehouse's
+years) are quarantined in a load of their own (``academic_year`` NULL). Where a dataset's
+files hold one year each (``files_per_year``), the name's year is a check instead.
+
+Idempotent: a rerun replaces exactly the school-years it loaded. A unit that fails as a
+whole keeps the rows of its last good load (stale but complete), and a partition that is
+held back (too many rows quarantined, at any stage) keeps its previous rows too; both are
+recorded in ``audit.loads`` with the reason, and the other partitions and schools load.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import polars as pl
 from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
 from imtetl.read.base import ROW
-from imtetl.transform.normalise import RAW, STAGING_COLUMNS, UNIT, normalise
+from imtetl.transform import values
+from imtetl.transform.normalise import MAX_YEAR, MIN_YEAR, RAW, STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.validate import select_columns
 from imtetl.validate.columns import match_headers
@@ -31,6 +39,7 @@ from imtetl.validate.gate import (
     GateResult,
     confirm,
     gate_partition,
+    quarantine_share_reason,
     raw_record,
 )
 
@@ -45,7 +54,7 @@ class UnitReport:
     rows_quarantined: int = 0
     status: str = "loaded"
     error: str | None = None
-    year: int | None = None  # the academic year (partition) the unit belongs to
+    year: int | None = None  # the school-year (partition) the load feeds; None: no partition
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
     finished_at: datetime | None = None
 
@@ -59,6 +68,10 @@ class LoadReport:
     reasons: dict[str, int] = field(default_factory=dict)
     gate: GateResult | None = None
     year: int | None = None
+    #: a year the school's YAML says it delivers (``years``), with no export for it
+    missing_delivery: bool = False
+    #: why the partition was held back (its previous rows stay), at any stage
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -135,6 +148,9 @@ class _Prepared:
     rows: pl.DataFrame
     quarantine: pl.DataFrame
     rejected: list[pl.DataFrame]
+    #: files read whole in this run that no longer hold rows of this year: replaced by nothing
+    emptied: list[str] = field(default_factory=list)
+    missing_delivery: bool = False
 
     @property
     def loaded(self) -> list[UnitReport]:
@@ -155,7 +171,8 @@ def stage_school_dataset(
     regulated: pl.DataFrame | None = None,
     year: int | None = None,
 ) -> LoadReport:
-    """Load every unit of one school's dataset (or of one of its years) into staging."""
+    """Load one school's dataset: one of its years, or (``year`` None) every year its
+    exports hold, as one report."""
     (report,) = stage_partitions(
         conn,
         dataset,
@@ -186,13 +203,14 @@ def stage_partitions(
 ) -> list[LoadReport]:
     """Load school × year partitions of one dataset into staging; never raises for bad data.
 
-    Each partition is read and normalised on its own; then the dataset's expectation suite
-    gates them all in one validation (see validate.gate): rows failing a row-level
-    expectation are quarantined, and a partition that breaks the suite is held back whole,
-    its previous rows kept. Finally each partition replaces its own rows (a ``None`` year:
-    the whole school) in one transaction; the school's other years are left untouched."""
+    Each partition is read and normalised on its own (a file holding several years is read
+    once per school); then the dataset's expectation suite gates them all in one validation
+    (see validate.gate): rows failing a row-level expectation are quarantined, and a
+    partition that is mostly quarantined — at reading, normalising or by the suite — is held
+    back whole, its previous rows kept. Each partition replaces exactly its own school-year's
+    rows. A ``None`` year stands for every year the school's exports hold (one report).
+    ``years``: the warehouse's years (IMTETL_YEARS); rows of other years are quarantined."""
     known = pipelines or {p.school.code: p for p, _ in partitions}
-    schools = sorted(known)
     # GX confirms each dataset on the flagged rows and a sample of the rest (validate.evaluate)
     sample_rows = max(GX_MIN_PART_ROWS, GX_SAMPLE_ROWS // max(1, len(partitions)))
     reports: list[LoadReport] = []
@@ -206,7 +224,7 @@ def stage_partitions(
         _stage_each(conn, dataset, partitions, landing, key, run_id, years, known, validate,
                     regulated, sample_rows, reports, gates)  # fmt: skip
         if validate:
-            confirm(dataset, gates, schools=schools)
+            confirm(dataset, gates, schools=sorted(known))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -231,133 +249,445 @@ def _stage_each(
 ) -> None:
     schools = sorted(known)
     uncommitted = 0
-    for number, (pipeline, year) in enumerate(partitions):
+    sources: dict[str, _SchoolSource] = {}
+    first_report: dict[str, LoadReport] = {}
+    number = 0
+    for pipeline, wanted in partitions:
+        school = pipeline.school.code
+        source = sources.get(school)
+        if source is None:
+            source = sources[school] = _SchoolSource(
+                conn, pipeline, dataset, landing, key, known, years
+            )
+        parts: list[LoadReport] = []
+        for year in source.years_to_stage() if wanted is None else [wanted]:
+            try:
+                prepared = source.prepare(year)
+            except Exception as exc:  # a bug in one partition must not stop the others
+                failure = UnitReport(
+                    _new_load_id(),
+                    pipeline.datasets[dataset].files,
+                    None,
+                    status="failed",
+                    error=f"{school}: {dataset} {year}: internal error "
+                    f"{type(exc).__name__}: {exc}. What to do: report it with the run's logs",
+                    year=year,
+                )
+                empty = pl.DataFrame()
+                prepared = _Prepared(pipeline, dataset, year, [failure], [], {}, empty, empty, [])
+            gate = None
+            if validate:
+                gate = gate_partition(
+                    dataset,
+                    GateInput(
+                        rows=prepared.rows,
+                        rows_read=sum(r.rows_read for r in prepared.reports),
+                        already_quarantined=prepared.quarantine.height
+                        + sum(r.height for r in prepared.rejected),
+                        max_quarantine_share=prepared.pipeline.max_quarantine_share,
+                    ),
+                    number,
+                    schools=schools,
+                    regulated=regulated,
+                    sample_rows=sample_rows,
+                )
+                gates.append(gate)
+            number += 1
+            parts.append(_finish(conn, prepared, gate, run_id))
+            uncommitted += prepared.rows.height + prepared.quarantine.height
+            del prepared
+            if uncommitted >= COMMIT_ROWS:
+                conn.execute("COMMIT")
+                conn.execute("BEGIN TRANSACTION")
+                uncommitted = 0
+        if not parts:  # nothing to stage for this school (no year found): say so
+            parts.append(LoadReport(school, dataset, [], year=wanted))
+        reports.append(_merged(school, dataset, parts) if wanted is None else parts[0])
+        first_report.setdefault(school, reports[-1])
+    # Rows of no partition (and school-level failures) once per school and run, reported
+    # with the school's first partition.
+    for school, source in sources.items():
+        extra = source.finish(conn, run_id)
+        if extra and school in first_report:
+            report = first_report[school]
+            report.units.extend(extra)
+            for reason, count in source.unassigned_reasons.items():
+                report.reasons[reason] = report.reasons.get(reason, 0) + count
+
+
+def _merged(school: str, dataset: str, parts: list[LoadReport]) -> LoadReport:
+    """The reports of a school's years as one (``year`` None)."""
+    if len(parts) == 1:
+        return parts[0]
+    reasons: dict[str, int] = {}
+    for part in parts:
+        for reason, count in part.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    gates = [p.gate for p in parts if p.gate is not None]
+    gate = gates[0] if gates else None
+    if gate is not None:
+        gate.held_back = [h for g in gates for h in g.held_back]
+        deviations = [g.fee_deviations for g in gates if g.fee_deviations is not None]
+        gate.fee_deviations = pl.concat(deviations) if deviations else None
+    previews = [p.preview for p in parts if p.preview is not None]
+    return LoadReport(
+        school,
+        dataset,
+        [u for p in parts for u in p.units],
+        preview=previews[0] if previews else None,
+        reasons=dict(sorted(reasons.items())),
+        gate=gate,
+        held_back=[h for p in parts for h in p.held_back],
+        missing_delivery=any(p.missing_delivery for p in parts),
+    )
+
+
+@dataclass
+class _WholeFile:
+    """A file that may hold several years, read once per run: its rows by year."""
+
+    unit: SourceUnit
+    sha256: str | None
+    rows_read: int
+    frame: pl.DataFrame | None  # selected rows with UNIT and YEAR; None when it failed
+    error: str | None = None
+    rejected: pl.DataFrame | None = None
+
+
+YEAR = "__year"
+
+
+class _SchoolSource:
+    """One school's exports of one dataset in the landing zone, discovered once per run."""
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        pipeline: SchoolPipeline,
+        dataset: str,
+        landing: Path,
+        key: bytes,
+        pipelines: dict[str, SchoolPipeline],
+        years: tuple[int, ...],
+    ) -> None:
+        self.conn, self.pipeline, self.dataset, self.key = conn, pipeline, dataset, key
+        self.school = pipeline.school.code
+        self.source = pipeline.datasets[dataset]
+        self.fmt = pipeline.format_for(dataset)
+        self.years = years
+        self.claims, self.owns_unclaimed = shared_file_claims(pipelines, self.school, dataset)
+        #: failures of the school's dataset as a whole (API, discovery), reported once
+        self.failures: list[UnitReport] = []
         try:
-            prepared = _prepare(
-                pipeline, dataset, landing, key, years=years, pipelines=known, year=year
+            fetch_http_pages(pipeline, dataset, landing, years)
+        except SourceError as exc:
+            # The API failed: record it, then load what the landing zone already holds.
+            self.failures.append(self._failure(exc.source_file, str(exc), None))
+        try:
+            self.units = discover_units(pipeline, dataset, landing)
+        except SourceError as exc:
+            self.units = []
+            self.failures.append(self._failure(exc.source_file, str(exc), None))
+        if not self.units and not self.failures:
+            pattern = self.source.files
+            self.failures.append(
+                self._failure(
+                    pattern,
+                    f"{self.school}: no {dataset} export matches {pattern!r} in the landing "
+                    "zone. What to do: check that the school sent it (and the files glob in "
+                    "its YAML)",
+                    None,
+                )
             )
-        except Exception as exc:  # a bug in one partition must not stop the others
-            school = pipeline.school.code
-            failure = UnitReport(
-                _new_load_id(),
-                pipeline.datasets[dataset].files,
-                None,
-                status="failed",
-                error=f"{school}: {dataset} {year or ''}: internal error {type(exc).__name__}: "
-                f"{exc}. What to do: report it with the run's logs",
-                year=year,
-            )
-            empty = pl.DataFrame()
-            prepared = _Prepared(pipeline, dataset, year, [failure], [], {}, empty, empty, [])
-        gate = None
-        if validate:
-            gate = gate_partition(
-                dataset,
-                GateInput(
-                    rows=prepared.rows,
-                    rows_read=sum(r.rows_read for r in prepared.loaded),
-                    already_quarantined=prepared.quarantine.height,
-                    max_quarantine_share=prepared.pipeline.max_quarantine_share,
-                ),
-                number,
-                schools=schools,
-                regulated=regulated,
-                sample_rows=sample_rows,
-            )
-            gates.append(gate)
-        reports.append(_finish(conn, prepared, gate, run_id))
-        uncommitted += prepared.rows.height + prepared.quarantine.height
-        del prepared
-        if uncommitted >= COMMIT_ROWS:
-            conn.execute("COMMIT")
-            conn.execute("BEGIN TRANSACTION")
-            uncommitted = 0
+        self.per_year = self.source.files_per_year
+        if self.per_year:
+            for unit in self.units:
+                if unit.year is None:
+                    self.failures.append(
+                        self._failure(
+                            unit.source_file,
+                            f"{self.school}: {unit.source_file}: the file name carries no "
+                            "academic year. What to do: name exports with their year (e.g. "
+                            "2024 or 2024-2025), or drop files_per_year from the dataset in "
+                            "the school's YAML so that each row's own year is read",
+                            None,
+                        )
+                    )
+        self._whole: list[_WholeFile] | None = None
+        self.unassigned_reasons: dict[str, int] = {}
+        self._finished = False
 
-
-def _prepare(
-    pipeline: SchoolPipeline,
-    dataset: str,
-    landing: Path,
-    key: bytes,
-    *,
-    years: tuple[int, ...],
-    pipelines: dict[str, SchoolPipeline],
-    year: int | None,
-) -> _Prepared:
-    school = pipeline.school.code
-    fmt = pipeline.format_for(dataset)
-    claims, owns_unclaimed = shared_file_claims(pipelines, school, dataset)
-    reports: list[UnitReport] = []
-    frames: list[pl.DataFrame] = []
-    rejected: list[pl.DataFrame] = []
-
-    def failure(source_file: str, error: str) -> UnitReport:
+    def _failure(self, source_file: str, error: str, year: int | None) -> UnitReport:
         return UnitReport(
             _new_load_id(), source_file, None, status="failed", error=error, year=year
         )
 
-    try:
-        fetch_http_pages(pipeline, dataset, landing, (year,) if year else years)
-    except SourceError as exc:
-        # The API failed: record it, then load what the landing zone already holds.
-        reports.append(failure(exc.source_file, str(exc)))
-    try:
-        units = discover_units(pipeline, dataset, landing)
-    except SourceError as exc:
-        units = []
-        reports.append(failure(exc.source_file, str(exc)))
-    if year is not None:
-        for unit in units:
-            if unit.year is None:
-                reports.append(
-                    failure(
-                        unit.source_file,
-                        f"{school}: {unit.source_file}: the file name carries no academic year. "
-                        "What to do: name exports with their year (e.g. 2024 or 2024-2025)",
-                    )
-                )
-        units = [u for u in units if u.year == year]
-    if not units and not reports:
-        pattern = pipeline.datasets[dataset].files
-        when = f" for {year}" if year else ""
-        reports.append(
-            failure(
-                pattern,
-                f"{school}: no {dataset} export{when} matches {pattern!r} in the landing zone. "
-                "What to do: check that the school sent it (and the files glob in its YAML)",
-            )
-        )
-    by_file: dict[str, UnitReport] = {}
-    for unit in units:
-        # the checksum comes from the read itself (text formats are read once), else apart
-        report = UnitReport(_new_load_id(), unit.source_file, None, year=unit.year)
-        reports.append(report)
-        by_file[unit.source_file] = report
+    # -- which years -------------------------------------------------------------------
+    def _known_years(self) -> set[int]:
+        """The school-years of this dataset that the build database holds loads for."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT academic_year FROM audit.loads WHERE school_code = $school "
+            "AND dataset = $dataset AND is_current AND academic_year IS NOT NULL",
+            {"school": self.school, "dataset": self.dataset},
+        ).fetchall()
+        return {y for (y,) in rows}
+
+    def years_to_stage(self) -> list[int]:
+        """Every year the exports hold, or that staging holds rows of (to replace them)."""
+        found = self._known_years()
+        if self.per_year:
+            found |= {u.year for u in self.units if u.year is not None}
+        else:
+            for whole in self._read_whole():
+                if whole.frame is not None:
+                    found |= set(whole.frame[YEAR].drop_nulls().unique().to_list())
+        if self.years:
+            found &= set(self.years)
+        return sorted(found)
+
+    def _in_range(self, year: pl.Expr) -> pl.Expr:
+        if self.years:
+            return year.is_in(list(self.years))
+        return year.is_between(MIN_YEAR, MAX_YEAR)
+
+    # -- reading -----------------------------------------------------------------------
+    def _read(
+        self, unit: SourceUnit, report: UnitReport
+    ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+        """(selected rows, None) or, for a unit that fails whole, (None, its rejected rows);
+        the report gets the checksum, and the error when it fails."""
         raw = None
         try:
-            raw = read_unit(unit, fmt)
+            raw = read_unit(unit, self.fmt)
             report.sha256 = raw.sha256 or unit.sha256
-            selected = select_columns(pipeline, raw, claims, owns_unclaimed)
+            selected = select_columns(self.pipeline, raw, self.claims, self.owns_unclaimed)
         except SourceError as exc:
             report.sha256 = report.sha256 or _checksum(unit)
             report.status = "failed"
             report.error = str(exc)
-            if raw is not None and raw.frame.height:
-                rows = _rejected_file_rows(pipeline, unit, raw.frame, exc, key)
-                if pipeline.datasets[dataset].filter is None:
-                    rejected.append(rows)
-                    report.rows_read = report.rows_quarantined = rows.height
-            continue
+            rejected = None
+            if raw is not None and raw.frame.height and self.source.filter is None:
+                rejected = _rejected_file_rows(self.pipeline, unit, raw.frame, exc, self.key)
+                report.rows_read = report.rows_quarantined = rejected.height
+            return None, rejected
         report.rows_read = selected.height
-        frames.append(selected.with_columns(pl.lit(unit.source_file).alias(UNIT)))
+        return selected.with_columns(pl.lit(unit.source_file).alias(UNIT)), None
 
-    if frames:
-        frame = pl.concat(frames, how="diagonal_relaxed")
-        result = normalise(frame, dataset, pipeline, key, expected_year=year)
-        rows, quarantine = result.rows, result.quarantine
-    else:
-        rows, quarantine = pl.DataFrame(), pl.DataFrame()
-    return _Prepared(pipeline, dataset, year, reports, units, by_file, rows, quarantine, rejected)
+    def _read_whole(self) -> list[_WholeFile]:
+        """Files that may hold several years: read once, each row's year parsed. A file
+        whose years are mostly unreadable is rejected whole (the reading stage's hold-back)."""
+        if self._whole is not None:
+            return self._whole
+        self._whole = []
+        for unit in self.units:
+            probe = UnitReport(_new_load_id(), unit.source_file, None)
+            frame, rejected = self._read(unit, probe)
+            whole = _WholeFile(unit, probe.sha256, probe.rows_read, frame, probe.error, rejected)
+            if frame is not None:
+                whole.frame = frame.with_columns(
+                    values.academic_year("academic_year").alias(YEAR)
+                    if "academic_year" in frame.columns
+                    else pl.lit(None, dtype=pl.Int32).alias(YEAR)
+                )
+                unreadable = whole.frame.filter(pl.col(YEAR).is_null())
+                limit = self.pipeline.max_quarantine_share
+                if frame.height and unreadable.height / frame.height > limit:
+                    example = unreadable.row(0, named=True)
+                    shown = example.get("academic_year")
+                    whole.error = (
+                        f"{self.school}: {unit.source_file}: {unreadable.height} of "
+                        f"{frame.height} rows have no readable academic year, above the limit "
+                        f"of {limit:.0%} (row {example[ROW]}: "
+                        + (f"{str(shown)[:40]!r}" if shown is not None else "empty")
+                        + "). What to do: declare how the school writes its years "
+                        "(format.year_pattern in its YAML), or map the year column (columns."
+                        "academic_year)"
+                    )
+                    whole.rejected = _year_rejected_rows(
+                        self.pipeline, unit, whole.frame, whole.error, self.key
+                    )
+                    whole.frame = None
+            self._whole.append(whole)
+        return self._whole
+
+    def _fed_before(self) -> dict[str, set[int]]:
+        """source_file -> the school-years its current loads feed."""
+        rows = self.conn.execute(
+            "SELECT source_file, list(DISTINCT academic_year) FROM audit.loads "
+            "WHERE school_code = $school AND dataset = $dataset AND is_current "
+            "AND academic_year IS NOT NULL GROUP BY ALL",
+            {"school": self.school, "dataset": self.dataset},
+        ).fetchall()
+        return {f: set(ys) for f, ys in rows}
+
+    def prepare(self, year: int) -> _Prepared:
+        reports: list[UnitReport] = []
+        frames: list[pl.DataFrame] = []
+        rejected: list[pl.DataFrame] = []
+        by_file: dict[str, UnitReport] = {}
+        emptied: list[str] = []
+        if self.per_year:
+            units = [u for u in self.units if u.year == year]
+            for unit in units:
+                # the checksum comes from the read itself (text formats are read once)
+                report = UnitReport(_new_load_id(), unit.source_file, None, year=year)
+                reports.append(report)
+                by_file[unit.source_file] = report
+                frame, bad = self._read(unit, report)
+                if frame is not None:
+                    frames.append(frame)
+                elif bad is not None:
+                    rejected.append(bad)
+            expected_year = year
+        else:
+            units = []
+            fed = None
+            for whole in self._read_whole():
+                if whole.frame is None:  # failed: it keeps the rows of the years it fed
+                    if fed is None:
+                        fed = self._fed_before()
+                    if year in fed.get(whole.unit.source_file, set()):
+                        reports.append(
+                            UnitReport(
+                                _new_load_id(), whole.unit.source_file, whole.sha256,
+                                status="failed", error=whole.error, year=year,
+                            )
+                        )  # fmt: skip
+                    continue
+                mine = whole.frame.filter(pl.col(YEAR) == year)
+                if not mine.height:
+                    emptied.append(whole.unit.source_file)
+                    continue
+                units.append(whole.unit)
+                report = UnitReport(_new_load_id(), whole.unit.source_file, whole.sha256, year=year)
+                report.rows_read = mine.height
+                reports.append(report)
+                by_file[whole.unit.source_file] = report
+                frames.append(mine.drop(YEAR))
+            expected_year = None
+        if frames:
+            frame = pl.concat(frames, how="diagonal_relaxed")
+            result = normalise(frame, self.dataset, self.pipeline, self.key, expected_year)
+            rows, quarantine = result.rows, result.quarantine
+        else:
+            rows, quarantine = pl.DataFrame(), pl.DataFrame()
+        missing = not reports and self.source.covers(year) is True
+        return _Prepared(
+            self.pipeline, self.dataset, year, reports, units, by_file, rows, quarantine,
+            rejected, emptied, missing,
+        )  # fmt: skip
+
+    # -- rows of no partition ----------------------------------------------------------
+    def finish(self, conn: duckdb.DuckDBPyConnection, run_id: str | None) -> list[UnitReport]:
+        """Write, once per run, the loads of rows that feed no partition: the rows of each
+        multi-year file whose year is unreadable or outside the warehouse's years (all
+        quarantined, with that reason), files rejected whole, and the school's failures."""
+        if self._finished:
+            return []
+        self._finished = True
+        reports = list(self.failures)
+        quarantines: list[pl.DataFrame] = []
+        read_files: list[str] = []
+        by_file: dict[str, UnitReport] = {}
+        if not self.per_year:
+            for whole in self._read_whole():
+                read_files.append(whole.unit.source_file)
+                if whole.frame is None:
+                    report = UnitReport(
+                        _new_load_id(), whole.unit.source_file, whole.sha256,
+                        status="failed", error=whole.error,
+                    )  # fmt: skip
+                    reports.append(report)
+                    if whole.rejected is not None and whole.rejected.height:
+                        report.rows_read = report.rows_quarantined = whole.rejected.height
+                        quarantines.append(whole.rejected)
+                    continue
+                stray = whole.frame.filter(~self._in_range(pl.col(YEAR)).fill_null(False))
+                if not stray.height:
+                    continue
+                report = UnitReport(_new_load_id(), whole.unit.source_file, whole.sha256)
+                report.rows_read = report.rows_quarantined = stray.height
+                reports.append(report)
+                by_file[whole.unit.source_file] = report
+                quarantines.append(self._stray_quarantine(stray.drop(YEAR)))
+        else:
+            # per-year files: a rejected file's rows are its year's; nothing feeds no year
+            read_files = []
+        if not reports:
+            return []
+        quarantine = (
+            pl.concat(quarantines, how="vertical_relaxed") if quarantines else pl.DataFrame()
+        )
+        if quarantine.height:
+            reasons = quarantine.with_columns(
+                pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(.*$", "")
+            )
+            self.unassigned_reasons = dict(reasons.group_by("reason").len().iter_rows())
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for report in reports:
+            report.finished_at = now
+        _write_loads(conn, self.school, self.dataset, reports, None, quarantine, run_id,
+                     replace_files=read_files, year=None)  # fmt: skip
+        return reports
+
+    def _stray_quarantine(self, stray: pl.DataFrame) -> pl.DataFrame:
+        """Rows of no partition, quarantined: the normaliser's reasons where it has one
+        (an unreadable year), else that the year is not one of the warehouse's."""
+        result = normalise(stray, self.dataset, self.pipeline, self.key, None)
+        outside = result.rows
+        if self.years:
+            span = f"{min(self.years)}-{max(self.years)}"
+            because = f" is not one of the warehouse's years ({span}, IMTETL_YEARS)"
+        else:
+            because = " is not a plausible academic year"
+        frames = [result.quarantine] if result.quarantine.height else []
+        if outside.height:
+            frames.append(
+                outside.select(
+                    pl.col(UNIT),
+                    pl.col(ROW).cast(pl.Int32).alias("row_number"),
+                    pl.lit("academic_year").alias("column"),
+                    pl.concat_str(
+                        pl.lit("academic_year: "),
+                        pl.col("academic_year").cast(pl.String),
+                        pl.lit(because),
+                    ).alias("reason"),
+                    raw_record(outside),
+                )
+            )
+        return pl.concat(frames, how="vertical_relaxed")
+
+
+def _year_rejected_rows(
+    pipeline: SchoolPipeline, unit: SourceUnit, frame: pl.DataFrame, error: str, key: bytes
+) -> pl.DataFrame:
+    """Every row of a file rejected because its years are unreadable."""
+    picked = frame.drop(YEAR, UNIT, strict=False)
+    if "student_id" in picked.columns:
+        picked = picked.with_columns(
+            pseudonymise(picked["student_id"], unit.school, key).alias("student_key")
+        ).drop("student_id")
+    record_columns = [c for c in picked.columns if c not in (ROW, "__unclaimed")]
+    message = error.split(": ", 2)[-1].split(". What to do")[0]
+    return picked.select(
+        pl.lit(unit.source_file).alias(UNIT),
+        pl.col(ROW).cast(pl.Int32).alias("row_number"),
+        pl.lit("academic_year").alias("column"),
+        pl.lit(f"file rejected: {message}").alias("reason"),
+        pl.struct(record_columns).struct.json_encode().alias("raw_record"),
+    )
+
+
+def _main_reasons(frames: list[pl.DataFrame], limit: int = 3) -> str:
+    """'unknown country: 40 rows; not a date: 3 rows' from quarantine frames."""
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return ""
+    reasons = pl.concat([f.select("reason") for f in frames]).with_columns(
+        pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(first at.*$", "")
+    )
+    top = reasons.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    return "; ".join(f"{r[:120]}: {n} rows" for r, n in top.head(limit).iter_rows())
 
 
 def _finish(
@@ -366,30 +696,51 @@ def _finish(
     gate: GateResult | None,
     run_id: str | None,
 ) -> LoadReport:
-    """Apply the gate's verdict to one partition, account for every row and write it."""
+    """Apply the gate's verdict to one partition, account for every row and write it.
+
+    The partition is held back — nothing of it replaces the published rows — when all its
+    rows, or more than ``max_quarantine_share`` of them, were quarantined at any stage:
+    files rejected whole at reading, rows the normaliser could not type, rows failing the
+    suite. The failure then names the school, year, files and main reasons."""
     p = prepared
     school, dataset, reports, by_file = p.pipeline.school.code, p.dataset, p.reports, p.by_file
     rows, quarantine = p.rows, p.quarantine
     if gate is not None and rows.width:
         rows = gate.rows
         quarantine = pl.concat([quarantine, gate.quarantine], how="vertical_relaxed")
-        if gate.held_back:
-            reason = "dataset held back: " + "; ".join(gate.held_back)
-            held = rows.select(
+    held = list(gate.held_back) if gate is not None else []
+    if not held:  # the suite did not run (or had no rows): the share, from every stage
+        read = sum(r.rows_read for r in reports)
+        quarantined = quarantine.height + sum(r.height for r in p.rejected)
+        reason = quarantine_share_reason(read, quarantined, p.pipeline.max_quarantine_share)
+        if reason:
+            held.append(reason)
+            if gate is not None:
+                gate.held_back.append(reason)
+    if held:
+        because = _main_reasons([quarantine, *p.rejected])
+        if rows.height:
+            reason = "dataset held back: " + "; ".join(held)
+            kept = rows.select(
                 pl.col(UNIT),
                 pl.col(ROW).cast(pl.Int32).alias("row_number"),
                 pl.lit(None, dtype=pl.String).alias("column"),
                 pl.lit(reason).alias("reason"),
                 raw_record(rows),
             )
-            quarantine = pl.concat([quarantine, held], how="vertical_relaxed")
+            quarantine = pl.concat([quarantine, kept], how="vertical_relaxed")
             rows = rows.clear()
-            for report in p.loaded:
+        files = ", ".join(sorted({r.source_file for r in reports})) or "(no file)"
+        for report in reports:
+            if report.status == "loaded":
                 report.status = "failed"
                 report.error = (
-                    f"{school}: {report.source_file}: {dataset} held back by the "
-                    f"expectation suite: {'; '.join(gate.held_back)}. What to do: look "
-                    "at audit.quarantine for this load, fix the export and rebuild"
+                    f"{school}: {report.source_file}: {dataset} {p.year} held back: "
+                    f"{'; '.join(held)}"
+                    + (f" (main reasons: {because})" if because else "")
+                    + f"; files of the partition: {files}. Its previously loaded rows stay. "
+                    "What to do: look at audit.quarantine for this load, fix the export (or "
+                    "the school's YAML) and rebuild"
                 )
     if rows.height:
         counts = rows.group_by(UNIT).len()
@@ -405,46 +756,62 @@ def _finish(
     now = datetime.now(UTC).replace(tzinfo=None)
     for report in reports:
         report.finished_at = now
-    _write(conn, school, dataset, reports, p.units, rows, quarantine, p.rejected, run_id, p.year)
+    present = {u.source_file for u in p.units} | {
+        r.source_file for r in reports if r.status == "failed"
+    }
+    loaded = [r.source_file for r in reports if r.status == "loaded"]
+    emptied = [] if held else p.emptied
+    q_all = pl.concat(
+        [q for q in (quarantine, *p.rejected) if q.height], how="vertical_relaxed"
+    ) if any(q.height for q in (quarantine, *p.rejected)) else pl.DataFrame()  # fmt: skip
+    _write_loads(conn, school, dataset, reports, rows, q_all, run_id,
+                 replace_files=[*loaded, *emptied], year=p.year, present=present)  # fmt: skip
 
     if gate is not None:
         gate.rows = rows.clear()  # written: the report keeps the verdict, not the rows
-    report = LoadReport(school, dataset, reports, gate=gate, year=p.year)
+    report = LoadReport(
+        school, dataset, reports, gate=gate, year=p.year, held_back=held,
+        missing_delivery=p.missing_delivery,
+    )  # fmt: skip
     if rows.height:
         report.preview = rows.drop(UNIT, ROW, RAW, strict=False).head(10)
-    all_q = [q for q in (quarantine, *p.rejected) if q.height]
-    if all_q:
-        reasons = pl.concat(all_q).with_columns(
+    if q_all.height:
+        reasons = q_all.with_columns(
             pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(first at.*$", "")
         )
         report.reasons = dict(reasons.group_by("reason").len().sort("reason").iter_rows())
     return report
 
 
-def _write(
+def _write_loads(
     conn: duckdb.DuckDBPyConnection,
     school: str,
     dataset: str,
     reports: list[UnitReport],
-    units: list[SourceUnit],
-    rows: pl.DataFrame,
+    rows: pl.DataFrame | None,
     quarantine: pl.DataFrame,
-    rejected: list[pl.DataFrame],
     run_id: str | None,
+    *,
+    replace_files: list[str],
     year: int | None,
+    present: set[str] | None = None,
 ) -> None:
+    """Write one school-year's loads (``year`` None: the loads of no partition), replacing
+    what they supersede in the same transaction.
+
+    What a load replaces, within its school, dataset and year: the files in
+    ``replace_files`` (loaded now, or read whole and holding none of the year's rows any
+    more) and, for a partition, the files of that year gone from the landing zone (not in
+    ``present``). Failed files keep their rows. The list of files is worked out first, so
+    that each statement is a plain filter that DuckDB prunes by zone maps."""
     load_ids = pl.DataFrame(
         {
             UNIT: [r.source_file for r in reports],
             "load_id": [r.load_id for r in reports],
             "loaded_at": [r.started_at for r in reports],
-            "status": [r.status for r in reports],
         },
-        schema={UNIT: pl.String, "load_id": pl.String, "loaded_at": pl.Datetime("us"),
-                "status": pl.String},
-    )  # fmt: skip
-    loaded_files = [r.source_file for r in reports if r.status == "loaded"]
-    present = [u.source_file for u in units]
+        schema={UNIT: pl.String, "load_id": pl.String, "loaded_at": pl.Datetime("us")},
+    )
     loads = pl.DataFrame(
         [
             {
@@ -462,7 +829,7 @@ def _write(
                 "status": r.status,
                 "error": r.error,
                 "is_current": r.status == "loaded",
-                "source_year": r.year,
+                "academic_year": r.year,
             }
             for r in reports
         ],
@@ -470,14 +837,12 @@ def _write(
             "run_id": pl.String,
             "sha256": pl.String,
             "error": pl.String,
-            "source_year": pl.Int32,
+            "academic_year": pl.Int32,
+            "finished_at": pl.Datetime("us"),
         },
     )
-    q_frames = [q for q in (quarantine, *rejected) if q.height]
     q_all = (
-        pl.concat(q_frames, how="vertical_relaxed")
-        .join(load_ids.select(UNIT, "load_id", "status"), on=UNIT, how="left")
-        .select(
+        quarantine.join(load_ids.select(UNIT, "load_id"), on=UNIT, how="left").select(
             "load_id",
             pl.lit(school).alias("school_code"),
             pl.lit(dataset).alias("dataset"),
@@ -487,7 +852,7 @@ def _write(
             "reason",
             "raw_record",
         )
-        if q_frames
+        if quarantine.height
         else None
     )
     staged = (
@@ -498,30 +863,26 @@ def _write(
             "loaded_at",
             *STAGING_COLUMNS[dataset],
         )
-        if rows.height
+        if rows is not None and rows.height
         else None
     )
-    # What this load replaces: the units it loaded, and the units of its scope (the school,
-    # or the school's year) that are gone from the landing zone. Failed units keep their rows.
-    # The list of files is worked out first, so that each statement is a plain filter that
-    # DuckDB prunes by zone maps, not a per-row search over the whole table.
     known = conn.execute(
         "SELECT DISTINCT source_file FROM audit.loads WHERE school_code = $school "
-        "AND dataset = $dataset AND ($year IS NULL OR source_year = $year)",
+        "AND dataset = $dataset AND academic_year IS NOT DISTINCT FROM $year",
         {"school": school, "dataset": dataset, "year": year},
     ).fetchall()
-    replaced = sorted(set(loaded_files) | {f for (f,) in known if f not in set(present)})
-    scope = "school_code = $school AND source_file IN (SELECT unnest($replaced))"
+    gone = set() if present is None else {f for (f,) in known if f not in present}
+    replaced = sorted(set(replace_files) | gone)
     try:
         if known:  # else nothing of this scope was ever loaded: nothing to replace
-            _replace(conn, dataset, scope, school, replaced, year)
+            _replace(conn, dataset, school, replaced, year)
         conn.register("_loads", loads.to_arrow())
         conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
-        # the core facts update these school-years (load/sql_models.py)
-        conn.execute(
-            "INSERT INTO build_state.changed_partitions VALUES ($dataset, $school, $year)",
-            {"dataset": dataset, "school": school, "year": year},
-        )
+        if year is not None:  # the core facts update these school-years (load/sql_models.py)
+            conn.execute(
+                "INSERT INTO build_state.changed_partitions VALUES ($dataset, $school, $year)",
+                {"dataset": dataset, "school": school, "year": year},
+            )
         if staged is not None:
             conn.register("_staged", staged.to_arrow())
             conn.execute(f"INSERT INTO staging.{dataset} BY NAME SELECT * FROM _staged")
@@ -537,24 +898,31 @@ def _write(
 def _replace(
     conn: duckdb.DuckDBPyConnection,
     dataset: str,
-    scope: str,
     school: str,
     replaced: list[str],
     year: int | None,
 ) -> None:
-    """Delete what a partition load replaces: its files' staged and quarantined rows, and
-    mark their earlier loads as no longer current."""
+    """Delete what a school-year's load replaces: its files' staged and quarantined rows of
+    that year, the quarantine of its earlier failed loads, and mark the replaced loads as no
+    longer current."""
     params = {"school": school, "replaced": replaced, "year": year, "dataset": dataset}
+    if year is not None and replaced:
+        conn.execute(
+            f"DELETE FROM staging.{dataset} WHERE school_code = $school "
+            "AND academic_year = $year AND source_file IN (SELECT unnest($replaced))",
+            {"school": school, "replaced": replaced, "year": year},
+        )
     conn.execute(
-        f"DELETE FROM staging.{dataset} WHERE {scope}", {"school": school, "replaced": replaced}
-    )
-    conn.execute(
-        f"DELETE FROM audit.quarantine WHERE dataset = $dataset AND ({scope} OR load_id IN "
-        "(SELECT load_id FROM audit.loads WHERE school_code = $school AND dataset = $dataset"
-        " AND status = 'failed' AND ($year IS NULL OR source_year = $year)))",
+        "DELETE FROM audit.quarantine WHERE dataset = $dataset AND school_code = $school "
+        "AND load_id IN (SELECT load_id FROM audit.loads WHERE school_code = $school "
+        "AND dataset = $dataset AND academic_year IS NOT DISTINCT FROM $year "
+        "AND (status = 'failed' OR source_file IN (SELECT unnest($replaced))))",
         params,
     )
-    conn.execute(
-        f"UPDATE audit.loads SET is_current = false WHERE dataset = $dataset AND {scope}",
-        {"school": school, "replaced": replaced, "dataset": dataset},
-    )
+    if replaced:
+        conn.execute(
+            "UPDATE audit.loads SET is_current = false WHERE school_code = $school "
+            "AND dataset = $dataset AND academic_year IS NOT DISTINCT FROM $year "
+            "AND source_file IN (SELECT unnest($replaced))",
+            params,
+        )

@@ -75,10 +75,10 @@ def check_integrity(
         for s, d, f, r, lo, qu in broken
     ]
     doubled = conn.execute(
-        f"SELECT school_code, dataset, source_file, count(*) FROM {q}.audit.loads "
+        f"SELECT school_code, dataset, source_file, academic_year, count(*) FROM {q}.audit.loads "
         "WHERE is_current GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 5"
     ).fetchall()
-    problems += [f"{s} {d} {f}: {n} current loads" for s, d, f, n in doubled]
+    problems += [f"{s} {d} {f} {y or '(no year)'}: {n} current loads" for s, d, f, y, n in doubled]
     for dataset, fact in FACTS.items():
         fact_table = f"{q}.{fact}"
         half = conn.execute(

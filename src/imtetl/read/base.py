@@ -59,7 +59,9 @@ class SourceUnit:
     dataset: str
     source_file: str  # relative to the landing zone; a glob for a folder of pages
     paths: tuple[Path, ...]
-    year: int | None  # the academic year the path names, if it names one
+    #: the academic year the path names, for a dataset whose files hold one year each
+    #: (``files_per_year``); None: the file may hold any years, read from its rows
+    year: int | None
 
     @property
     def sha256(self) -> str:
@@ -102,6 +104,10 @@ def discover_units(pipeline: SchoolPipeline, dataset: str, landing: Path) -> lis
                 hint="copy the export into the landing zone instead of linking to it",
             )
     units: list[SourceUnit] = []
+
+    def year_of(relative: str) -> int | None:
+        return _year_of(relative) if source.files_per_year else None
+
     if fmt.kind == "json_pages":
         folders: dict[Path, list[Path]] = {}
         for path in paths:
@@ -109,15 +115,13 @@ def discover_units(pipeline: SchoolPipeline, dataset: str, landing: Path) -> lis
         for folder, pages in sorted(folders.items()):
             relative = str(folder.relative_to(root) / Path(source.files).name)
             units.append(
-                SourceUnit(
-                    pipeline.school.code, dataset, relative, tuple(pages), _year_of(relative)
-                )
+                SourceUnit(pipeline.school.code, dataset, relative, tuple(pages), year_of(relative))
             )
     else:
         for path in paths:
             relative = str(path.relative_to(root))
             units.append(
-                SourceUnit(pipeline.school.code, dataset, relative, (path,), _year_of(relative))
+                SourceUnit(pipeline.school.code, dataset, relative, (path,), year_of(relative))
             )
     return units
 

@@ -134,6 +134,14 @@ def gate_partition(
     and keep what Great Expectations must confirm (:func:`confirm`)."""
     gate = GateResult(rows=part.rows, quarantine=_empty_quarantine())
     if not part.rows.height:
+        # Nothing left to judge — but a partition whose rows were all set aside before the
+        # suite (rejected files, rows the normaliser could not type) is held back, never
+        # published as empty.
+        reason = quarantine_share_reason(
+            part.rows_read, part.already_quarantined, part.max_quarantine_share
+        )
+        if reason:
+            gate.held_back.append(reason)
         return gate
     suite = staging_suite(dataset, schools, sorted(countries()))
     frame = _validation_frame(dataset, part.rows).with_columns(
@@ -164,17 +172,16 @@ def gate_partition(
         )
         gate.rows = part.rows.filter(~failing)
     quarantined = part.already_quarantined + bad_count
-    if part.rows_read and quarantined / part.rows_read > part.max_quarantine_share:
-        worst = sorted(
-            ((e.label, int(n)) for e, n in zip(suite, counts, strict=True) if n),
-            key=lambda item: -item[1],
-        )[:2]
-        because = "; ".join(f"{label}: {n} rows" for label, n in worst)
-        gate.held_back.append(
-            f"{quarantined} of {part.rows_read} rows ({quarantined / part.rows_read:.0%}) "
-            f"could not be loaded, above the limit of {part.max_quarantine_share:.0%}: "
-            "the export looks malformed" + (f" (failing: {because})" if because else "")
-        )
+    worst = sorted(
+        ((e.label, int(n)) for e, n in zip(suite, counts, strict=True) if n),
+        key=lambda item: -item[1],
+    )[:2]
+    because = "; ".join(f"{label}: {n} rows" for label, n in worst)
+    reason = quarantine_share_reason(
+        part.rows_read, quarantined, part.max_quarantine_share, failing=because
+    )
+    if reason:
+        gate.held_back.append(reason)
     if dataset == "tuition" and regulated is not None:
         covered = _with_regulated_fee(frame, regulated)
         if covered.height:
@@ -185,6 +192,26 @@ def gate_partition(
                 "annual_fee_eur", "regulated_fee_eur", "legal_reference",
             )  # fmt: skip
     return gate
+
+
+def quarantine_share_reason(
+    rows_read: int, quarantined: int, limit: float, *, failing: str = ""
+) -> str | None:
+    """Why a partition is held back, or None: every row of it quarantined, or more than
+    ``limit`` of them, whatever the stage that set them aside (reading, normalising, suite)."""
+    if not rows_read:
+        return None
+    share = quarantined / rows_read
+    if quarantined >= rows_read:
+        text = f"all {rows_read} rows were quarantined"
+    elif share > limit:
+        text = (
+            f"{quarantined} of {rows_read} rows ({share:.0%}) could not be loaded, above the "
+            f"limit of {limit:.0%}"
+        )
+    else:
+        return None
+    return text + ": the export looks malformed" + (f" (failing: {failing})" if failing else "")
 
 
 def confirm(dataset: str, gates: list[GateResult], *, schools: list[str]) -> SuiteResult | None:

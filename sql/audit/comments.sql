@@ -27,3 +27,12 @@ COMMENT ON COLUMN audit.quarantine.reason IS 'Human-readable reason for the reje
 COMMENT ON COLUMN audit.quarantine.raw_record IS 'The rejected record as JSON of its mapped source columns, with personal columns (names, e-mails, birth dates, addresses) dropped and student ids pseudonymised.';
 COMMENT ON COLUMN audit.loads.academic_year IS 'Academic year (start year) of the rows this load fed: the school x year partition it belongs to. One file holding several years has one load per year; NULL for the load holding a file''s rows of no partition (their year unreadable, or outside the warehouse''s years), all quarantined with that reason.';
 COMMENT ON COLUMN audit.loads.note IS 'A remark on the load, e.g. that the ministry''s portal did not answer and the cached copy of its export (downloaded at the time given) was loaded instead; NULL when there is nothing to say.';
+COMMENT ON TABLE audit.deliveries IS 'Deliveries: one row per school, dataset and academic year that the school covers (the years of its YAML, else the years its data holds) or sent: whether an export was expected and received, when last, and its rows. A missing delivery (expected, not received) is a warning shown here, never a failed build.';
+COMMENT ON COLUMN audit.deliveries.school_code IS 'School (see core.dim_school).';
+COMMENT ON COLUMN audit.deliveries.dataset IS 'Dataset: enrolment, tuition or mobility.';
+COMMENT ON COLUMN audit.deliveries.academic_year IS 'Academic year (start year), one of the warehouse''s years (IMTETL_YEARS).';
+COMMENT ON COLUMN audit.deliveries.expected IS 'TRUE when the school is expected to deliver this year: inside the years its YAML declares for the dataset, or, when it declares none, a year its data holds.';
+COMMENT ON COLUMN audit.deliveries.received IS 'TRUE when an export holding rows of this year was received (loaded, or failed with its reason in audit.loads). expected AND NOT received is a missing delivery.';
+COMMENT ON COLUMN audit.deliveries.last_received_at IS 'When the last load of this school, dataset and year finished; NULL if never received.';
+COMMENT ON COLUMN audit.deliveries.rows IS 'Rows read for this year in the loads the warehouse holds now (0 when not received).';
+COMMENT ON COLUMN audit.deliveries.files IS 'Number of distinct export files that delivered rows of this year.';

@@ -51,24 +51,37 @@ def dagster_instance(settings: Settings):
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(base), config_dir=str(settings.home)))
 
 
-def _summary(settings: Settings, run_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
+def _summary(
+    settings: Settings, run_ids: list[str]
+) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """This run's loads by school and dataset, its failures, and the missing deliveries."""
     import duckdb
 
     if not settings.build_db.exists():
-        return [], []
+        return [], [], []
     with duckdb.connect(str(settings.build_db), read_only=True) as conn:
         table = conn.execute(
-            "SELECT school_code, dataset, count(*) AS files, sum(rows_read), sum(rows_loaded), "
-            "sum(rows_quarantined), count(*) FILTER (status = 'failed') "
+            "SELECT school_code, dataset, count(DISTINCT source_file) AS files, sum(rows_read), "
+            "sum(rows_loaded), sum(rows_quarantined), "
+            "count(DISTINCT source_file) FILTER (status = 'failed') "
             "FROM audit.loads WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY ALL",
             [run_ids],
         ).fetchall()
         failures = conn.execute(
-            "SELECT school_code, dataset, error FROM audit.loads "
+            "SELECT DISTINCT school_code, dataset, error FROM audit.loads "
             "WHERE list_contains(?, run_id) AND status = 'failed' ORDER BY ALL",
             [run_ids],
         ).fetchall()
-    return table, failures
+        missing = []
+        if conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audit' "
+            "AND table_name = 'deliveries'"
+        ).fetchone()[0]:
+            missing = conn.execute(
+                "SELECT school_code, dataset, academic_year FROM audit.deliveries "
+                "WHERE expected AND NOT received ORDER BY ALL"
+            ).fetchall()
+    return table, failures, missing
 
 
 def _print_table(rows: list[tuple]) -> None:
@@ -190,8 +203,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
             )
     elapsed = time.perf_counter() - started
     run_ids = [r.run_id for r in ([national] if national else []) + results]
-    table, failures = _summary(settings, run_ids)
+    table, failures, missing = _summary(settings, run_ids)
     _print_table(table)
+    for school, dataset, year in missing:
+        print(
+            f"warning: missing delivery: {school} sent no {dataset} export for {year}, a year "
+            "its YAML covers (audit.deliveries)",
+            file=sys.stderr,
+        )
     for school, dataset, error in failures:
         print(f"FAILED {school} {dataset}: {error}", file=sys.stderr)
     national_failed = _report_national(settings, national) if national else False

@@ -1,4 +1,6 @@
-"""The landing sensor: a new or changed export requests a run of exactly its school × year.
+"""The landing sensor: a new or changed export requests a run of exactly the school-years
+it holds: its year for a dataset of per-year files, else the years of its rows (a scan of
+the year column) and those its last load fed.
 
 A file counts as changed when its content hash differs from the hash of the load the
 published warehouse holds for it (``audit.loads``), so touching a file does nothing and a
@@ -17,22 +19,26 @@ from imtetl.defs.assets.landing import landing_key
 from imtetl.defs.jobs import build_warehouse
 from imtetl.defs.partitions import partition_key
 from imtetl.defs.resources import WarehouseResource
+from imtetl.load.staging import scan_years
 from imtetl.read import discover_units
 from imtetl.read.base import SourceError
 
 
-def _published_hashes(warehouse_path) -> dict[tuple[str, str, str], str]:
-    """(school, dataset, source_file) -> sha256 of the load the warehouse holds now."""
+def _published_loads(warehouse_path) -> dict[tuple[str, str, str], tuple[set[str], set[int]]]:
+    """(school, dataset, source_file) -> (sha256 of the loads the warehouse holds now, the
+    school-years they feed)."""
     if not warehouse_path.exists():
         return {}
     try:
         with duckdb.connect(str(warehouse_path), read_only=True) as conn:
             rows = conn.execute(
-                "SELECT school_code, dataset, source_file, sha256 FROM audit.loads WHERE is_current"
+                "SELECT school_code, dataset, source_file, list(DISTINCT sha256), "
+                "list(DISTINCT academic_year) FILTER (academic_year IS NOT NULL) "
+                "FROM audit.loads WHERE is_current GROUP BY ALL"
             ).fetchall()
     except duckdb.Error:
         return {}
-    return {(s, d, f): h for s, d, f, h in rows}
+    return {(s, d, f): (set(h or []), set(y or [])) for s, d, f, h, y in rows}
 
 
 @dg.sensor(
@@ -47,10 +53,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     cursor = json.loads(context.cursor) if context.cursor else {}
     file_cache: dict[str, list] = cursor.get("files", {})
     requested: dict[str, str] = cursor.get("partitions", {})
-    published = _published_hashes(settings.warehouse)
+    published = _published_loads(settings.warehouse)
     changed: dict[tuple[str, int], list[str]] = defaultdict(list)
     seen_files: dict[str, list] = {}
-    for school, pipeline in warehouse.pipelines().items():
+    pipelines = warehouse.pipelines()
+    for school, pipeline in pipelines.items():
         for dataset in pipeline.datasets:
             try:
                 units = discover_units(pipeline, dataset, settings.landing)
@@ -58,14 +65,25 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
                 context.log.warning(str(exc))
                 continue
             for unit in units:
-                if unit.year is None or unit.year not in settings.years:
+                if unit.year is not None and unit.year not in settings.years:
                     continue
                 stats = [(p.stat().st_mtime_ns, p.stat().st_size) for p in unit.paths]
                 cached = file_cache.get(unit.source_file)
                 digest = cached[1] if cached and cached[0] == stats else unit.sha256
                 seen_files[unit.source_file] = [stats, digest]
-                if published.get((school, dataset, unit.source_file)) != digest:
-                    changed[(school, unit.year)].append(f"{dataset}:{unit.source_file}:{digest}")
+                hashes, fed = published.get((school, dataset, unit.source_file), (set(), set()))
+                if hashes == {digest}:
+                    continue
+                # The partitions the file holds: its year, or the years of its rows (a cheap
+                # scan) and those its last load fed (rows of a year may have gone).
+                years = (
+                    {unit.year}
+                    if unit.year is not None
+                    else fed | scan_years(pipeline, pipelines, unit)
+                )
+                # unknown (the file cannot be read): every year, so that the run says why
+                for year in sorted(years & set(settings.years) if years else settings.years):
+                    changed[(school, year)].append(f"{dataset}:{unit.source_file}:{digest}")
     requests, events = [], []
     for (school, year), entries in sorted(changed.items()):
         key = f"{school}|{year}"

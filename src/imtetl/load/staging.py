@@ -658,6 +658,26 @@ class _SchoolSource:
         return pl.concat(frames, how="vertical_relaxed")
 
 
+def scan_years(
+    pipeline: SchoolPipeline, pipelines: dict[str, SchoolPipeline], unit: SourceUnit
+) -> set[int]:
+    """The academic years a file holds, read from its rows (for the landing sensor, which
+    maps a changed file to the partitions it feeds). Empty when it cannot be read: the run
+    it triggers reports why."""
+    if unit.year is not None:
+        return {unit.year}
+    claims, owns_unclaimed = shared_file_claims(pipelines, pipeline.school.code, unit.dataset)
+    try:
+        raw = read_unit(unit, pipeline.format_for(unit.dataset))
+        selected = select_columns(pipeline, raw, claims, owns_unclaimed)
+    except SourceError:
+        return set()
+    if "academic_year" not in selected.columns:
+        return set()
+    found = selected.select(values.academic_year("academic_year").drop_nulls().unique())
+    return set(found.to_series().to_list())
+
+
 def _year_rejected_rows(
     pipeline: SchoolPipeline, unit: SourceUnit, frame: pl.DataFrame, error: str, key: bytes
 ) -> pl.DataFrame:
@@ -876,9 +896,10 @@ def _write_loads(
     try:
         if known:  # else nothing of this scope was ever loaded: nothing to replace
             _replace(conn, dataset, school, replaced, year)
-        conn.register("_loads", loads.to_arrow())
-        conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
-        if year is not None:  # the core facts update these school-years (load/sql_models.py)
+        if reports:
+            conn.register("_loads", loads.to_arrow())
+            conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
+        if year is not None and (reports or replaced):  # the core facts update these school-years (load/sql_models.py)
             conn.execute(
                 "INSERT INTO build_state.changed_partitions VALUES ($dataset, $school, $year)",
                 {"dataset": dataset, "school": school, "year": year},

@@ -5,6 +5,7 @@ import dagster as dg
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load import MODEL_FILES
+from imtetl.load.deliveries import write_deliveries
 from imtetl.publish import publish_release
 from imtetl.publish.data_docs import build_data_docs
 from imtetl.publish.report import render_report
@@ -22,9 +23,14 @@ from imtetl.publish.report import render_report
     "the published warehouse: readers switch from one complete state to the next and are "
     "never blocked.",
 )
-def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def published_warehouse(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.build_db() as conn:
+        missing = write_deliveries(conn, warehouse.pipelines(), settings.years)
+        if missing:
+            context.log.warning(f"{missing} missing deliveries: see audit.deliveries")
         conn.execute((settings.sql / "audit" / "comments.sql").read_text(encoding="utf-8"))
         views = (
             sorted((settings.sql / "bi").glob("*.sql")) if (settings.sql / "bi").is_dir() else []
@@ -37,6 +43,7 @@ def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "publish_seconds": release.seconds,
             "incremental": release.incremental,
             "tables": dg.MetadataValue.json(release.tables),
+            "missing_deliveries": missing,
         }
     )
 

@@ -25,6 +25,7 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPO
 FILES_LOADED = "source_files_loaded"
 SUITE = "expectation_suite"
 FEES = "fees_match_regulation"
+DELIVERIES = "deliveries_received"
 
 
 def _check_specs(dataset: str) -> list[dg.AssetCheckSpec]:
@@ -44,6 +45,14 @@ def _check_specs(dataset: str) -> list[dg.AssetCheckSpec]:
             "rows stay, so it does not reach the marts while the other schools do.",
         ),
     ]
+    specs.append(
+        dg.AssetCheckSpec(
+            DELIVERIES,
+            asset=key,
+            description="Every academic year a school's YAML says it delivers (years) has an "
+            "export. A missing delivery is a warning (audit.deliveries), never a failure.",
+        )
+    )
     if dataset == "tuition":
         specs.append(
             dg.AssetCheckSpec(
@@ -74,6 +83,21 @@ def _suite_check(reports: list[LoadReport]) -> dg.AssetCheckResult:
             "rows_quarantined_by_suite": dg.MetadataValue.json(caught),
             "partitions_validated": len(suites),
         },
+    )
+
+
+def _deliveries_check(reports: list[LoadReport]) -> dg.AssetCheckResult:
+    missing = sorted(r.label for r in reports if r.missing_delivery)
+    return dg.AssetCheckResult(
+        check_name=DELIVERIES,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"missing delivery: no export for {', '.join(missing)}, a year the school covers"
+            if missing
+            else "every covered year has an export"
+        )[:2000],
+        metadata={"missing": dg.MetadataValue.json(missing)},
     )
 
 
@@ -177,6 +201,12 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
                 for (school, year), report in zip(partitions, reports, strict=True)
             )
         )
+        for report in reports:
+            if report.missing_delivery:
+                context.log.warning(
+                    f"missing delivery: {report.school} sent no {dataset} export for "
+                    f"{report.year}, a year its YAML says it covers (audit.deliveries)"
+                )
         gates = [r.gate for r in reports if r.gate is not None]
         label = _range_label(partitions)
         if gates and gates[0].suite is not None:
@@ -186,6 +216,7 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
         failures = [f"{u.error}" for r in reports for u in r.failures]
         check_results = [
             _suite_check(reports),
+            _deliveries_check(reports),
             *([_fees_check(reports)] if dataset == "tuition" else []),
             dg.AssetCheckResult(
                 check_name=FILES_LOADED,

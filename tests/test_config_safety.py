@@ -12,6 +12,7 @@ import duckdb
 import pytest
 import yaml
 
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.reference import write_schools
 from imtetl.load.staging import stage_school_dataset
 from imtetl.pipeline_config import ConfigError, load_pipeline
@@ -153,7 +154,7 @@ def test_names_are_data_never_sql(tmp_path: Path, small_landing: Path) -> None:
             encoding="utf-8",
         )
     conn = duckdb.connect(str(tmp_path / "build.duckdb"))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     report = stage_school_dataset(conn, pipeline, "tuition", landing, KEY, validate=False)
     assert not report.failures and report.rows_loaded > 0
     write_schools(conn, {"ALBI": pipeline})
@@ -179,7 +180,7 @@ def test_symlinks_out_of_the_landing_zone_are_refused(tmp_path: Path, small_land
         "ALES": load_pipeline(ROOT / "pipelines" / "ales.yaml"),
     }
     conn = duckdb.connect(str(tmp_path / "build.duckdb"))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     for school, pipeline in pipelines.items():
         report = stage_school_dataset(conn, pipeline, "tuition", landing, KEY, validate=False)
         (failure,) = report.failures

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.staging import stage_school_dataset
 from imtetl.pipeline_config import SchoolPipeline, load_pipelines
 from imtetl.read import SourceError, fetch_http_pages
@@ -283,7 +284,7 @@ def landing(tmp_path: Path, small_landing: Path) -> Path:
 
 def _stage(landing: Path, pipeline: SchoolPipeline, database: Path):
     conn = duckdb.connect(str(database))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     report = stage_school_dataset(
         conn, pipeline, "tuition", landing, KEY, years=(YEAR,), validate=False, year=YEAR
     )

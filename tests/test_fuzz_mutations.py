@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.staging import LoadReport, stage_partitions
 from imtetl.pipeline_config import DATASETS, FormatOptions, load_pipelines
 from imtetl.read import discover_units
@@ -89,7 +90,7 @@ class Staged:
 
 def _stage_everything(landing: Path, database: Path) -> Staged:
     conn = duckdb.connect(str(database))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     reports = {}
     partitions = [(PIPELINES[s], y) for s in PIPELINES for y in YEARS]
     for dataset in DATASETS:

@@ -16,9 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from imtetl.load.build_db import staging_ddl
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_ROOT / "sql"
-STAGING_DDL = SQL_DIR / "staging" / "00_staging.sql"
 # The build order of the warehouse SQL (each file is executed as a whole).
 BUILD_ORDER = [
     "core/dim_school.sql",
@@ -204,7 +205,7 @@ def _insert_fixture(con: duckdb.DuckDBPyConnection, reverse: bool = False) -> No
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(str(tmp_path_factory.mktemp("warehouse") / "build.duckdb"))
-    connection.execute(STAGING_DDL.read_text(encoding="utf-8"))
+    connection.execute(staging_ddl(SQL_DIR))
     _insert_fixture(connection)
     build_warehouse_sql(connection)
     yield connection
@@ -489,7 +490,7 @@ def test_a_build_from_staging_in_another_order_is_identical(con, tmp_path):
     # Every table ends with an ORDER BY on its key: the stored content does not depend on
     # the order in which staging rows arrived.
     other = duckdb.connect(str(tmp_path / "reversed.duckdb"))
-    other.execute(STAGING_DDL.read_text(encoding="utf-8"))
+    other.execute(staging_ddl(SQL_DIR))
     _insert_fixture(other, reverse=True)
     build_warehouse_sql(other)
     assert snapshot(other) == snapshot(con)

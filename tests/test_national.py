@@ -27,6 +27,7 @@ import pytest
 
 from imtetl.definitions import defs
 from imtetl.load import run_model
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.national import (
     ENROLMENT_STATISTICS,
     INSTITUTIONS,
@@ -721,7 +722,7 @@ def test_a_yaml_code_contradicting_the_reference_is_a_config_error(tmp_path: Pat
     tp.write_text(tp.read_text(encoding="utf-8").replace("0753510H", "0753510X"), "utf-8")
     identifiers = school_identifiers(ROOT / "reference" / "imt_school_identifiers.csv")
     conn = duckdb.connect(str(tmp_path / "b.duckdb"))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text(encoding="utf-8"))
+    conn.execute(staging_ddl(ROOT / "sql"))
     with pytest.raises(ConfigError, match=r"pipelines/tp.yaml: school.uai '0753510X' contradicts"):
         write_schools(conn, load_pipelines(pipelines_dir), identifiers)
     bad = tmp_path / "ids.csv"

@@ -12,6 +12,7 @@ import pytest
 
 from imtetl.definitions import defs
 from imtetl.defs.resources import WarehouseResource
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.staging import stage_school_dataset
 from imtetl.pipeline_config import load_pipelines
 from imtetl.validate.gate import regulated_tuition
@@ -25,7 +26,7 @@ REGULATED = regulated_tuition(ROOT / "reference" / "regulated_tuition.csv")
 
 def _conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(str(tmp_path / "build.duckdb"))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     return conn
 
 

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.staging import stage_school_dataset
 from imtetl.pipeline_config import ConfigError, load_pipeline, load_pipelines
 from imtetl.read import SourceError, discover_units, read_unit
@@ -25,7 +26,7 @@ PIPELINES = load_pipelines(ROOT / "pipelines")
 
 def _conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(str(tmp_path / "build.duckdb"))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     return conn
 
 
@@ -136,7 +137,7 @@ def test_http_source_fetches_pages_from_a_local_api(
     with serve_api(small_landing / "imtne") as (base_url, requests):
         monkeypatch.setenv("IMTETL_IMTNE_API_URL", base_url)
         conn = duckdb.connect(str(tmp_path / "http.duckdb"))
-        conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+        conn.execute(staging_ddl(ROOT / "sql"))
         report = stage_school_dataset(
             conn,
             PIPELINES["IMTNE"],

@@ -1,61 +1,11 @@
 -- Staging layer of the build database (never published).
--- One table per canonical dataset, written partition by partition (school_code) by the
--- Dagster staging assets; every row is already normalised to the contract's codes and types.
+-- The three canonical tables (staging.enrolment, staging.tuition, staging.mobility: one per
+-- dataset, written partition by partition by the Dagster staging assets, every row already
+-- normalised to the contract's codes and types) are generated from src/imtetl/contract.py
+-- and applied after this file (imtetl.load.build_db.staging_ddl). This file holds the rest.
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS staging;
 CREATE SCHEMA IF NOT EXISTS audit;
-
-CREATE TABLE IF NOT EXISTS staging.enrolment (
-    load_id VARCHAR NOT NULL,            -- audit.loads.load_id of the file the row came from
-    source_file VARCHAR NOT NULL,        -- path relative to the landing zone
-    source_row INTEGER NOT NULL,         -- 1-based data row number in that file
-    loaded_at TIMESTAMP NOT NULL,
-    school_code VARCHAR NOT NULL,
-    academic_year INTEGER NOT NULL,
-    student_key VARCHAR NOT NULL,        -- HMAC-SHA256 pseudonym of school + local id
-    programme_code VARCHAR NOT NULL,
-    programme_name VARCHAR,
-    programme_level VARCHAR NOT NULL,    -- bachelor|engineering|msc|mastere_specialise|national_master|phd|exchange|other
-    study_year INTEGER,
-    is_new_entrant BOOLEAN NOT NULL,
-    nationality VARCHAR NOT NULL,        -- ISO 3166-1 alpha-2
-    prior_degree_country VARCHAR,        -- ISO 3166-1 alpha-2, NULL when unknown
-    admission_route VARCHAR NOT NULL,    -- cpge_exam|admission_on_title|post_bac|international_application|double_degree|exchange|other
-    study_mode VARCHAR NOT NULL,         -- initial|apprenticeship|continuing_education
-    fee_category VARCHAR NOT NULL,       -- eu|non_eu
-    sex VARCHAR                          -- F|M, NULL when not given
-);
-
-CREATE TABLE IF NOT EXISTS staging.tuition (
-    load_id VARCHAR NOT NULL,
-    source_file VARCHAR NOT NULL,
-    source_row INTEGER NOT NULL,
-    loaded_at TIMESTAMP NOT NULL,
-    school_code VARCHAR NOT NULL,
-    academic_year INTEGER NOT NULL,
-    programme_code VARCHAR NOT NULL,
-    programme_name VARCHAR,
-    programme_level VARCHAR NOT NULL,
-    teaching_language VARCHAR,           -- ISO 639-1 (fr, en), NULL when not given
-    fee_category VARCHAR NOT NULL,       -- eu|non_eu
-    annual_fee_eur DECIMAL(10, 2) NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS staging.mobility (
-    load_id VARCHAR NOT NULL,
-    source_file VARCHAR NOT NULL,
-    source_row INTEGER NOT NULL,
-    loaded_at TIMESTAMP NOT NULL,
-    school_code VARCHAR NOT NULL,
-    academic_year INTEGER NOT NULL,
-    student_key VARCHAR NOT NULL,
-    direction VARCHAR NOT NULL,          -- incoming|outgoing
-    scheme VARCHAR NOT NULL,             -- erasmus|time_double_degree|bilateral_exchange|internship_abroad|other
-    partner_institution VARCHAR,
-    partner_country VARCHAR NOT NULL,    -- ISO 3166-1 alpha-2
-    start_date DATE NOT NULL,
-    end_date DATE NOT NULL
-);
 
 -- Reference tables filled by the pipeline from maintained libraries and pipelines/*.yaml.
 CREATE TABLE IF NOT EXISTS staging.school (

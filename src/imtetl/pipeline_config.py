@@ -18,73 +18,17 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from imtetl.contract import CONTRACT, canonical_columns
+
 DATASETS = ("enrolment", "tuition", "mobility")
 Dataset = Literal["enrolment", "tuition", "mobility"]
 
-#: Canonical source columns of each dataset: (required, optional). ``student_id`` is the
-#: school's local id, pseudonymised on read; money, dates and codes are parsed in transform.
-CANONICAL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "enrolment": (
-        (
-            "student_id",
-            "academic_year",
-            "programme_code",
-            "programme_level",
-            "is_new_entrant",
-            "nationality",
-            "admission_route",
-            "study_mode",
-            "fee_category",
-        ),
-        ("programme_name", "study_year", "prior_degree_country", "sex"),
-    ),
-    "tuition": (
-        ("academic_year", "programme_code", "programme_level", "fee_category", "annual_fee"),
-        ("programme_name", "teaching_language"),
-    ),
-    "mobility": (
-        (
-            "student_id",
-            "direction",
-            "scheme",
-            "partner_country",
-            "academic_year",
-            "start_date",
-            "end_date",
-        ),
-        ("partner_institution",),
-    ),
-}
+#: Canonical source columns of each dataset: (required, optional), from the contract
+#: (imtetl.contract). ``student_id`` is the school's local id, pseudonymised on read.
+CANONICAL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = canonical_columns()
 
 #: Columns whose values are codes: the school's ``values`` maps raw spellings onto these.
-CODED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "programme_level": (
-        "bachelor",
-        "engineering",
-        "msc",
-        "mastere_specialise",
-        "national_master",
-        "phd",
-        "exchange",
-        "other",
-    ),
-    "admission_route": (
-        "cpge_exam",
-        "admission_on_title",
-        "post_bac",
-        "international_application",
-        "double_degree",
-        "exchange",
-        "other",
-    ),
-    "study_mode": ("initial", "apprenticeship", "continuing_education"),
-    "fee_category": ("eu", "non_eu"),
-    "direction": ("incoming", "outgoing"),
-    "scheme": ("erasmus", "time_double_degree", "bilateral_exchange", "internship_abroad", "other"),
-    "sex": ("F", "M"),
-    "teaching_language": ("fr", "en"),
-    "is_new_entrant": ("true", "false"),
-}
+CODED_COLUMNS: dict[str, tuple[str, ...]] = CONTRACT.coded_columns()
 
 _SCHOOL_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from imtetl import contract
 from imtetl.settings import Settings
 
 #: The build connection's DuckDB memory limit, unless IMTETL_DUCKDB_MEMORY says otherwise.
@@ -26,8 +27,7 @@ def connect_build_db(settings: Settings) -> duckdb.DuckDBPyConnection:
             "temp_directory": str(settings.build_dir / "spill"),
         },
     )
-    ddl = settings.sql / "staging" / "00_staging.sql"
-    text = ddl.read_text(encoding="utf-8")
+    text = staging_ddl(settings.sql)
     # The DDL is idempotent, but ~40 statements: a process applies it once per database file
     # and DDL text (a build opens the database once per step), unless its last table is gone.
     applied = (str(settings.build_db), hash(text))
@@ -50,3 +50,11 @@ _APPLIED: set[tuple] = set()
 
 def ddl_path(settings: Settings) -> Path:
     return settings.sql / "staging" / "00_staging.sql"
+
+
+def staging_ddl(sql_dir: Path) -> str:
+    """The build database's DDL: ``sql/staging/00_staging.sql`` (schemas, reference, audit
+    and bookkeeping tables), then the three canonical staging tables and their comments,
+    generated from the contract (imtetl.contract.staging_ddl). Idempotent."""
+    text = (sql_dir / "staging" / "00_staging.sql").read_text(encoding="utf-8")
+    return text.rstrip() + "\n\n-- Generated from imtetl.contract\n" + contract.staging_ddl()

@@ -1,11 +1,14 @@
 """The data dictionary: every public table, view and column of the published warehouse, in
-Markdown, from the warehouse's own COMMENT ON descriptions (so it can never drift)."""
+Markdown, from the warehouse's own COMMENT ON descriptions (so it can never drift), then the
+canonical datasets a school's YAML maps, from the contract (imtetl.contract)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
+
+from imtetl import contract
 
 PUBLIC_SCHEMAS = ("core", "marts", "bi", "audit")
 INTRO = {
@@ -55,4 +58,5 @@ def data_dictionary(warehouse: Path) -> str:
             for name, data_type, _nullable, description in by_table.get((schema, table), []):
                 lines.append(f"| `{name}` | {data_type} | {_cell(description)} |")
             lines.append("")
+    lines += contract.markdown()
     return "\n".join(lines)

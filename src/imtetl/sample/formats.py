@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from imtetl.sample import population
 from imtetl.sample.countries import country_map
 from imtetl.sample.population import ENROLMENT_COLUMNS, MOBILITY_COLUMNS
 
@@ -38,6 +39,25 @@ class Style:
     enrolment_headers: Callable[[int], list[str]]
     fees_headers: list[str]
     mobility_headers: list[str]
+
+    def __post_init__(self) -> None:
+        """Each vocabulary spells codes of the contract (a school may not use them all)."""
+        for name, codes in _CODES.items():
+            unknown = sorted(set(getattr(self, name)) - set(codes))
+            if unknown:
+                raise ValueError(f"Style.{name}: {unknown} are not codes of the contract")
+
+
+_CODES = {
+    "level": population.LEVEL_CODES,
+    "route": population.ROUTE_CODES,
+    "mode": population.MODE_CODES,
+    "fee": population.FEE_CODES,
+    "sex": population.SEX_CODES,
+    "direction": population.DIRECTION_CODES,
+    "scheme": population.SCHEME_CODES,
+    "language": population.LANGUAGE_CODES,
+}
 
 
 def _fixed(headers: str) -> Callable[[int], list[str]]:

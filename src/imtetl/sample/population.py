@@ -18,29 +18,39 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from imtetl import contract
 from imtetl.sample import catalog
 from imtetl.sample.catalog import Programme, School
 from imtetl.sample.countries import EU_EEA_CH
 from imtetl.sample.names import NAMES, REGIONS, ascii_fold, region_of
 
-ROUTE_CODES = (
-    "cpge_exam",
-    "admission_on_title",
-    "post_bac",
-    "international_application",
-    "double_degree",
-    "exchange",
-    "other",
-)
-MODE_CODES = ("initial", "apprenticeship", "continuing_education")
-SCHEME_CODES = (
-    "erasmus",
-    "time_double_degree",
-    "bilateral_exchange",
-    "internship_abroad",
-    "other",
-)
+#: The contract's code lists (imtetl.contract): the generator writes its schools'
+#: spellings of these codes; how each school spells them (sample/formats.py) stays its own.
+LEVEL_CODES = contract.LEVELS
+ROUTE_CODES = contract.ROUTES
+MODE_CODES = contract.MODES
+FEE_CODES = contract.FEE_CATEGORIES
+DIRECTION_CODES = contract.DIRECTIONS
+SCHEME_CODES = contract.SCHEMES
+LANGUAGE_CODES = contract.LANGUAGES
+SEX_CODES = contract.SEXES
 KIND_CODES = tuple(catalog.LEVEL_OF_KIND)
+
+
+def _check_catalog() -> None:
+    """The catalog's levels, routes, modes and schemes are codes of the contract."""
+    used = {
+        "level": (set(catalog.LEVEL_OF_KIND.values()) | set(catalog.DURATION), LEVEL_CODES),
+        "route": ({r for pair in catalog.ROUTES.values() for w in pair for r in w}, ROUTE_CODES),
+        "mode": ({m for w in catalog.MODES.values() for m in w}, MODE_CODES),
+        "scheme": ({s for w in catalog.OUTGOING_SCHEMES.values() for s in w}, SCHEME_CODES),
+    }
+    for name, (values, codes) in used.items():
+        if unknown := sorted(values - set(codes)):
+            raise ValueError(f"sample catalog: {name} {unknown} not in the contract")
+
+
+_check_catalog()
 
 ENROLMENT_COLUMNS = (
     "student_id",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from imtetl import contract
 from imtetl.pipeline_config import CANONICAL_COLUMNS, CODED_COLUMNS, SchoolPipeline
 from imtetl.read.base import ROW
 from imtetl.transform import values
@@ -21,71 +22,26 @@ UNIT = "__source_file"
 #: The source values of a row (a struct), JSON-encoded into raw_record when quarantined.
 RAW = "__raw"
 
-#: What each canonical column is, per dataset. Kinds: text, year, int, country, code, money,
-#: date, id (pseudonymised into ``student_key``).
+#: What each canonical column is, per dataset (imtetl.contract), in source order. Kinds:
+#: text, year, int, country, code, money, date, id (pseudonymised into ``student_key``),
+#: bool. A bool is parsed here as the codes true/false (CODED_COLUMNS), so it reads "code".
 KINDS: dict[str, dict[str, str]] = {
-    "enrolment": {
-        "student_id": "id",
-        "academic_year": "year",
-        "programme_code": "text",
-        "programme_name": "text",
-        "programme_level": "code",
-        "study_year": "int",
-        "is_new_entrant": "code",
-        "nationality": "country",
-        "prior_degree_country": "country",
-        "admission_route": "code",
-        "study_mode": "code",
-        "fee_category": "code",
-        "sex": "code",
-    },
-    "tuition": {
-        "academic_year": "year",
-        "programme_code": "text",
-        "programme_name": "text",
-        "programme_level": "code",
-        "teaching_language": "code",
-        "fee_category": "code",
-        "annual_fee": "money",
-    },
-    "mobility": {
-        "student_id": "id",
-        "direction": "code",
-        "scheme": "code",
-        "partner_institution": "text",
-        "partner_country": "country",
-        "academic_year": "year",
-        "start_date": "date",
-        "end_date": "date",
-    },
+    dataset: {name: "code" if kind == "bool" else kind for name, kind in columns.items()}
+    for dataset, columns in contract.kinds().items()
 }
 
-#: The grain of each dataset: a second row with the same key is quarantined as a duplicate.
-GRAIN = {
-    "enrolment": ("student_key", "programme_code", "academic_year"),
-    "tuition": ("programme_code", "academic_year", "fee_category"),
-    "mobility": ("student_key", "start_date", "direction", "partner_institution"),
-}
+#: The grain of each dataset (staging names): a second row with the same key is quarantined
+#: as a duplicate.
+GRAIN = {d.name: d.grain_staging for d in contract.CONTRACT}
 
 #: Staging columns in table order (after load_id, source_file, source_row, loaded_at).
-STAGING_COLUMNS = {
-    "enrolment": [
-        "school_code", "academic_year", "student_key", "programme_code", "programme_name",
-        "programme_level", "study_year", "is_new_entrant", "nationality",
-        "prior_degree_country", "admission_route", "study_mode", "fee_category", "sex",
-    ],
-    "tuition": [
-        "school_code", "academic_year", "programme_code", "programme_name", "programme_level",
-        "teaching_language", "fee_category", "annual_fee_eur",
-    ],
-    "mobility": [
-        "school_code", "academic_year", "student_key", "direction", "scheme",
-        "partner_institution", "partner_country", "start_date", "end_date",
-    ],
-}  # fmt: skip
+STAGING_COLUMNS = {d.name: list(d.staging_columns) for d in contract.CONTRACT}
 
-MAX_FEE = 99_999_999.99  # DECIMAL(10,2)
-MIN_YEAR, MAX_YEAR = 1990, 2100
+#: The type ranges (what a value of its kind can be at all; the suite has the business ones).
+(MAX_FEE,) = {r.max for r in contract.type_ranges(kind="money").values()}
+((MIN_YEAR, MAX_YEAR),) = {(r.min, r.max) for r in contract.type_ranges(kind="year").values()}
+#: int column -> (min, max) it may take (study_year: 1, 15).
+INT_RANGES = {name: (r.min, r.max) for name, r in contract.type_ranges(kind="int").items()}
 
 
 @dataclass

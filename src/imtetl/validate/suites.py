@@ -14,12 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from imtetl.pipeline_config import CODED_COLUMNS
+from imtetl.contract import (
+    CONTRACT,
+    FEE_BUSINESS,
+    YEAR_BUSINESS,
+    AtLeast,
+    Contract,
+    Duration,
+    Range,
+)
 
-#: A fee above this is not a yearly tuition fee of an IMT school (the dearest mastère
-#: spécialisé costs about a third of it): it is a typo or a total for several years.
-FEE_CEILING_EUR = 50_000
-YEARS = (2000, 2100)
+#: The business ranges of the contract (imtetl.contract), under their former names.
+FEE_CEILING_EUR = FEE_BUSINESS.max
+YEARS = (YEAR_BUSINESS.min, YEAR_BUSINESS.max)
 
 
 @dataclass(frozen=True)
@@ -52,89 +59,71 @@ def _not_null(*columns: str) -> list[Expect]:
     return [Expect("ExpectColumnValuesToNotBeNull", {"column": c}, column=c) for c in columns]
 
 
-def _in_set(column: str, values: tuple[str, ...] | list[str]) -> Expect:
+def _in_set(
+    column: str, values: tuple[str, ...] | list[str], reported: str | None = None
+) -> Expect:
     return Expect(
-        "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, column=column
+        "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": list(values)},
+        column=reported or column,
     )
 
 
-def staging_suite(dataset: str, schools: list[str], countries: list[str]) -> list[Expect]:
-    """The suite of one canonical dataset (the staging tables' columns)."""
-    common = [
+def staging_suite(
+    dataset: str, schools: list[str], countries: list[str], contract: Contract = CONTRACT
+) -> list[Expect]:
+    """The suite of one canonical dataset (the staging tables' columns), derived from the
+    contract: not-null for the required columns, the school codes, the business ranges of
+    the years, codes and countries in their sets, the other business ranges, the grain
+    unique within the school, then the row rules. Columns go in staging order; the column
+    reported for a failing row is the source column a school's YAML maps."""
+    spec = contract[dataset]
+    columns = spec.staging_order
+    suite = [
+        *_not_null("school_code", *(c.staging for c in columns if c.required)),
         _in_set("school_code", schools),
+        *(_between(c.staging, c.business_range, c.name) for c in columns if c.kind == "year"),
+        *(_in_set(c.staging, c.codes, c.name) for c in columns if c.kind == "code"),
+        *(_in_set(c.staging, countries, c.name) for c in columns if c.kind == "country"),
+        *(
+            _between(c.staging, c.business_range, c.name)
+            for c in columns
+            if c.kind != "year" and c.business_range is not None
+        ),
         Expect(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "academic_year", "min_value": YEARS[0], "max_value": YEARS[1]},
-            column="academic_year",
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": ["school_code", *spec.grain_staging]},
+            column=spec.grain[0],
         ),
     ]
-    if dataset == "enrolment":
-        return [
-            *_not_null(
-                "school_code", "academic_year", "student_key", "programme_code",
-                "programme_level", "is_new_entrant", "nationality", "admission_route",
-                "study_mode", "fee_category",
-            ),
-            *common,
-            _in_set("programme_level", CODED_COLUMNS["programme_level"]),
-            _in_set("admission_route", CODED_COLUMNS["admission_route"]),
-            _in_set("study_mode", CODED_COLUMNS["study_mode"]),
-            _in_set("fee_category", CODED_COLUMNS["fee_category"]),
-            _in_set("sex", CODED_COLUMNS["sex"]),
-            _in_set("nationality", countries),
-            _in_set("prior_degree_country", countries),
-            Expect(
-                "ExpectColumnValuesToBeBetween",
-                {"column": "study_year", "min_value": 1, "max_value": 10},
-                column="study_year",
-            ),
-            Expect(
-                "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["school_code", "student_key", "programme_code", "academic_year"]},
-                column="student_id",
-            ),
-        ]  # fmt: skip
-    if dataset == "tuition":
-        return [
-            *_not_null(
-                "school_code", "academic_year", "programme_code", "programme_level",
-                "fee_category", "annual_fee_eur",
-            ),
-            *common,
-            _in_set("programme_level", CODED_COLUMNS["programme_level"]),
-            _in_set("fee_category", CODED_COLUMNS["fee_category"]),
-            _in_set("teaching_language", CODED_COLUMNS["teaching_language"]),
-            Expect(
-                "ExpectColumnValuesToBeBetween",
-                {"column": "annual_fee_eur", "min_value": 0, "max_value": FEE_CEILING_EUR},
-                column="annual_fee",
-            ),
-            Expect(
-                "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["school_code", "programme_code", "academic_year", "fee_category"]},
-                column="programme_code",
-            ),
-        ]  # fmt: skip
-    return [
-        *_not_null(
-            "school_code", "academic_year", "student_key", "direction", "scheme",
-            "partner_country", "start_date", "end_date",
-        ),
-        *common,
-        _in_set("direction", CODED_COLUMNS["direction"]),
-        _in_set("scheme", CODED_COLUMNS["scheme"]),
-        _in_set("partner_country", countries),
-        Expect(
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": "end_date", "column_B": "start_date", "or_equal": True},
-            column="end_date",
-        ),
-        Expect(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "duration_days", "min_value": 0, "max_value": 3 * 366},
-            column="end_date",
-        ),
-    ]  # fmt: skip
+    for rule in spec.rules:
+        if isinstance(rule, AtLeast):
+            suite.append(
+                Expect(
+                    "ExpectColumnPairValuesAToBeGreaterThanB",
+                    {
+                        "column_A": spec.column(rule.column).staging,
+                        "column_B": spec.column(rule.other).staging,
+                        "or_equal": rule.or_equal,
+                    },
+                    column=rule.column,
+                )
+            )
+        elif isinstance(rule, Duration):  # the gate derives the column (validate.gate)
+            suite.append(_between(rule.derived, rule.business_range, rule.end))
+        else:
+            raise TypeError(f"no expectation for the rule {rule!r}")
+    return suite
+
+
+def _between(column: str, bounds: Range | None, reported: str) -> Expect:
+    if bounds is None:
+        raise ValueError(f"{column}: a year column needs a business range")
+    return Expect(
+        "ExpectColumnValuesToBeBetween",
+        {"column": column, "min_value": bounds.min, "max_value": bounds.max},
+        column=reported,
+    )
 
 
 def core_suite(table: str, programme_ids: list[str]) -> list[Expect]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from imtetl.load.build_db import staging_ddl
 from imtetl.load.deliveries import write_deliveries
 from imtetl.load.staging import scan_years, stage_partitions
 from imtetl.pipeline_config import ConfigError, SchoolPipeline, load_pipeline
@@ -62,7 +63,7 @@ def _write(landing: Path, name: str, rows: list[str]) -> Path:
 
 def _conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(str(tmp_path / "build.duckdb"))
-    conn.execute((ROOT / "sql" / "staging" / "00_staging.sql").read_text())
+    conn.execute(staging_ddl(ROOT / "sql"))
     return conn
 
 
@@ -121,7 +122,8 @@ def test_one_file_feeds_each_year_it_holds(tmp_path: Path) -> None:
     assert loads == [(2022, 5, 5, 0), (2023, 4, 4, 0), (None, 2, 0, 2)]
     # per file: every row of the file is in exactly one current load
     assert conn.execute(
-        "SELECT sum(rows_read) FROM audit.loads WHERE is_current AND source_file = 'xs/all_years.csv'"
+        "SELECT sum(rows_read) FROM audit.loads WHERE is_current "
+        "AND source_file = 'xs/all_years.csv'"
     ).fetchone() == (len(rows),)
     reasons = dict(
         conn.execute("SELECT row_number, reason FROM audit.quarantine ORDER BY 1").fetchall()

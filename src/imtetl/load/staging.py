@@ -899,7 +899,8 @@ def _write_loads(
         if reports:
             conn.register("_loads", loads.to_arrow())
             conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
-        if year is not None and (reports or replaced):  # the core facts update these school-years (load/sql_models.py)
+        # the core facts update these school-years (load/sql_models.py)
+        if year is not None and (reports or replaced):
             conn.execute(
                 "INSERT INTO build_state.changed_partitions VALUES ($dataset, $school, $year)",
                 {"dataset": dataset, "school": school, "year": year},

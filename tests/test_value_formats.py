@@ -90,11 +90,13 @@ def test_money_with_any_thousands_separator_and_currency() -> None:
 
 
 def test_ambiguous_or_garbage_amounts_are_null() -> None:
-    bad = ["", "abc", "€", "1,000 000.00", "12,34,567", "1 2345", "3200,00", "1.234.5",
+    bad = ["", "abc", "€", "1,000 000.00", "12,34,567", "3200,00", "1.234.5",
            "--5", "-€-5", "5 € €", "9,000.00.00", "1e5", "€ 9,000.00 USD x"]  # fmt: skip
     assert _money(bad) == [None] * len(bad)
     # a forced separator: only that one groups
     assert _money(["9 000.50", "9,000.50", "9\u00a0000"], ".", " ") == [9000.5, None, 9000.0]
+    # spaces are never a decimal mark: they may group anyhow
+    assert _money(["1 2345", "4 85000,00 €"], ",") == [12345.0, 485000.0]
     assert _money(["9.000,50", "9 000,50"], ",", ".") == [9000.5, None]
 
 

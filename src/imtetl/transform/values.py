@@ -102,7 +102,7 @@ def _on_distinct(column: pl.Expr, parse: pl.Expr, dtype: pl.DataType) -> pl.Expr
         parsed = pl.DataFrame({name: distinct}).select(parse.alias("parsed"))["parsed"]
         return series.replace_strict(distinct, parsed, default=None, return_dtype=dtype)
 
-    return column.map_batches(batch, return_dtype=dtype)
+    return column.map_batches(batch, return_dtype=dtype, is_elementwise=True)
 
 
 # -- money ----------------------------------------------------------------------------------
@@ -119,8 +119,12 @@ def _amount_pattern(decimal_mark: str, thousands_separator: str | None) -> str:
         groups = [_GROUPS[_GROUP_OF.get(thousands_separator, thousands_separator)]]
     else:
         groups = [g for mark, g in _GROUPS.items() if mark != decimal_mark]
-    # one separator used consistently: '9,000,000' or '9 000 000', never '9,000 000'
-    grouped = "|".join(rf"\d{{1,3}}(?:{g}\d{{3}})+" for g in groups)
+    # One separator used consistently: '9,000,000' or '9 000 000', never '9,000 000'.
+    # Punctuation groups by three (it could be a decimal mark); spaces anywhere, as the
+    # old exports wrote them ('4 85000,00'), since a space is never a decimal mark.
+    grouped = "|".join(
+        rf"\d+(?:{g}+\d+)+" if g == _GROUPS[" "] else rf"\d{{1,3}}(?:{g}\d{{3}})+" for g in groups
+    )
     decimal = re.escape(decimal_mark)
     return (
         rf"(?i)^\s*(?P<sign1>[-\u2212])?\s*{_CURRENCY}?\s*(?P<sign2>[-\u2212])?\s*"
@@ -131,9 +135,10 @@ def _amount_pattern(decimal_mark: str, thousands_separator: str | None) -> str:
 
 def money(column: str, decimal_mark: str = ".", thousands_separator: str | None = None) -> pl.Expr:
     """Amounts to Float64: '€9,000.00', '4 850,00 €' (no-break and narrow spaces too),
-    "CHF 1'250.50", 'EUR 1.234,56', '-120,00 EUR', '3200,00', '2650.00'. A thousands
-    separator groups by three, one kind per amount; by default any of . , spaces ' ’ other
-    than the decimal mark (``thousands_separator`` forces one). Ambiguous or garbage: null."""
+    "CHF 1'250.50", 'EUR 1.234,56', '-120,00 EUR', '3200,00', '2650.00'. One kind of
+    thousands separator per amount, by default any of . , spaces ' ’ other than the decimal
+    mark (``thousands_separator`` forces one); punctuation groups by three, spaces group
+    anyhow. Ambiguous ('3200,00' with a decimal point) or garbage: null."""
     parts = pl.col(column).str.extract_groups(_amount_pattern(decimal_mark, thousands_separator))
     number = parts.struct.field("number")
     digits = number.str.replace_all(r"[^\d" + re.escape(decimal_mark) + "]", "")

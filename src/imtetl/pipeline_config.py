@@ -8,6 +8,9 @@ is writing one of these files; errors name the file and the key.
 
 from __future__ import annotations
 
+import codecs
+import difflib
+import encodings.aliases
 import fnmatch
 import re
 import string
@@ -15,6 +18,7 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -136,17 +140,72 @@ class School(_Model):
         return value
 
 
+def _codec_names() -> list[str]:
+    """Every name Python's codecs answer to: the aliases and the codec names themselves."""
+    names = set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
+    return sorted(names | {n.replace("_", "-") for n in names})
+
+
+def _encoding(value: str) -> str:
+    """Any text codec Python knows (``utf-16``, ``cp850``, ``mac_roman``...); a wrong name
+    is refused with the closest valid names."""
+    try:
+        info = codecs.lookup(value)
+    except (LookupError, TypeError, ValueError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        close = difflib.get_close_matches(value.lower(), _codec_names(), n=4, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        what = "not a text encoding" if info is not None else "unknown encoding"
+        raise ValueError(f"{what} {value!r}{hint} (any codec Python knows: utf-8, cp1252, ...)")
+    return value
+
+
+#: Thousands separators a school may force (``format.thousands_separator``).
+ThousandsSeparator = Literal[".", ",", " ", "\u00a0", "\u202f", "'", "\u2019"]
+
+
 class FormatOptions(_Model):
     """How a file is written. Dataset-level ``format`` entries override the school's."""
 
     kind: Literal["csv", "xlsx", "json_pages"] = "csv"
     separator: str = ","
-    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] = "utf-8"
+    encoding: str = Field(
+        "utf-8",
+        description="any text codec Python knows: utf-8, utf-8-sig, utf-16 (BOM), cp1252, "
+        "latin-1, iso8859-2, cp850, mac_roman...; a byte-order mark is dropped",
+    )
     quote_char: str | None = '"'
-    decimal_mark: Literal[",", "."] = "."
-    date_format: str | None = Field(None, description="strptime format; ISO dates when absent")
+    decimal_mark: Literal[",", "."] = Field(".", description="decimal mark of amounts")
+    thousands_separator: ThousandsSeparator | None = Field(
+        None,
+        description="force one thousands separator of amounts; by default any of . , space, "
+        "no-break spaces, ' and \u2019 other than the decimal mark",
+    )
+    date_format: str | None = Field(
+        None, description="strptime format; shorthand for a date_formats of one"
+    )
+    date_formats: tuple[str, ...] = Field(
+        (), description="strptime formats tried in order, before ISO and Excel datetimes"
+    )
+    year_pattern: str | None = Field(
+        None,
+        description="regular expression with a named group 'start' (2 or 4 digits) for "
+        "academic years the built-in spellings do not cover; tried first",
+    )
+    true_values: tuple[str, ...] = Field(
+        (), description="words meaning true, besides the built-in ones (any case or accents)"
+    )
+    false_values: tuple[str, ...] = Field(
+        (), description="words meaning false, besides the built-in ones (any case or accents)"
+    )
     sheet: str | None = None
-    header_row: int = Field(1, ge=1, description="1-based row that holds the header")
+    header_row: int = Field(
+        1, ge=1, description="1-based row (CSV/TSV: line) that holds the header"
+    )
+    footer_rows: int = Field(
+        0, ge=0, description="trailing non-empty rows of notes below the data, dropped"
+    )
     records_key: str = "results"
     next_key: str = "next"
     max_file_mb: float = Field(512, gt=0, description="files above this size are refused")
@@ -171,6 +230,65 @@ class FormatOptions(_Model):
         if len(value) != 1:
             raise ValueError("separator must be one character (use '\\t' for tabs)")
         return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        return _encoding(value)
+
+    @field_validator("year_pattern")
+    @classmethod
+    def _year_pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _label(value, "year_pattern")
+        try:  # compiled as the parser will: Polars' (Rust) regular expressions
+            groups = pl.Series([""]).str.extract_groups(value).struct.fields
+        except pl.exceptions.PolarsError as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise ValueError(f"year_pattern {value!r} does not compile: {reason}") from exc
+        if "start" not in groups:
+            raise ValueError(
+                f"year_pattern {value!r} needs a named group 'start' for the starting year, "
+                r"e.g. 'Promo (?P<start>\d{4})'"
+            )
+        return value
+
+    @field_validator("date_format", "date_formats")
+    @classmethod
+    def _date_formats(cls, value: str | tuple[str, ...] | None):
+        for item in (value,) if isinstance(value, str) else value or ():
+            _label(item, "date format")
+            if "%" not in item:
+                raise ValueError(f"date format {item!r} has no % directive (e.g. '%d/%m/%Y')")
+        return value
+
+    @field_validator("true_values", "false_values")
+    @classmethod
+    def _words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_label(v, "boolean word") for v in value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FormatOptions:
+        if self.thousands_separator is not None and self.thousands_separator == self.decimal_mark:
+            raise ValueError(
+                f"thousands_separator {self.thousands_separator!r} is also the decimal_mark"
+            )
+        if self.true_values and self.false_values:
+            from imtetl.validate.columns import normalise_label  # (imports this module)
+
+            both = {normalise_label(v) for v in self.true_values} & {
+                normalise_label(v) for v in self.false_values
+            }
+            if both:
+                raise ValueError(f"{sorted(both)} in both true_values and false_values")
+        return self
+
+    @property
+    def all_date_formats(self) -> tuple[str, ...]:
+        """``date_format`` then ``date_formats``, without repeats."""
+        first = (self.date_format,) if self.date_format else ()
+        return tuple(dict.fromkeys((*first, *self.date_formats)))
 
 
 class RowFilter(_Model):

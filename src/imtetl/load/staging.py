@@ -485,7 +485,7 @@ class _SchoolSource:
             whole = _WholeFile(unit, probe.sha256, probe.rows_read, frame, probe.error, rejected)
             if frame is not None:
                 whole.frame = frame.with_columns(
-                    values.academic_year("academic_year").alias(YEAR)
+                    values.academic_year("academic_year", self.fmt.year_pattern).alias(YEAR)
                     if "academic_year" in frame.columns
                     else pl.lit(None, dtype=pl.Int32).alias(YEAR)
                 )
@@ -674,7 +674,8 @@ def scan_years(
         return set()
     if "academic_year" not in selected.columns:
         return set()
-    found = selected.select(values.academic_year("academic_year").drop_nulls().unique())
+    pattern = pipeline.format_for(unit.dataset).year_pattern
+    found = selected.select(values.academic_year("academic_year", pattern).drop_nulls().unique())
     return set(found.to_series().to_list())
 
 

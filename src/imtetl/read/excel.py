@@ -1,7 +1,9 @@
-"""Excel workbooks (XLSX), read with calamine: a sheet, a header row under title rows."""
+"""Excel workbooks (XLSX), read with calamine: a sheet, a header row under title rows, notes
+below the data (``footer_rows``), trailing empty columns."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import fastexcel
@@ -12,6 +14,8 @@ from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
 
 #: A workbook whose parts inflate beyond this is refused (zip bombs).
 MAX_UNCOMPRESSED_BYTES = 2_000_000_000
+#: calamine's name for a column whose header cell is empty.
+_UNNAMED = re.compile(r"__UNNAMED__\d+")
 
 
 def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
@@ -62,4 +66,11 @@ def read(unit: SourceUnit, fmt: FormatOptions) -> RawFrame:
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     empty = pl.all_horizontal(pl.exclude(ROW).is_null())
     frame = frame.filter(~empty)
+    if fmt.footer_rows:  # notes below the data: the last non-empty rows
+        frame = frame.head(max(frame.height - fmt.footer_rows, 0))
+    # Trailing columns with no header and no value (a formatted but empty column): dropped.
+    while frame.width > 2 and _UNNAMED.fullmatch(frame.columns[-1]):
+        if frame[frame.columns[-1]].null_count() != frame.height:
+            break
+        frame = frame.drop(frame.columns[-1])
     return RawFrame(unit, frame, [c for c in frame.columns if c != ROW])

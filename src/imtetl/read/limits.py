@@ -10,6 +10,7 @@ the school, the file, and the line, row or column.
 
 from __future__ import annotations
 
+import codecs
 import io
 import struct
 import zipfile
@@ -27,42 +28,96 @@ MAX_ZIP_MEMBERS = 10_000
 _BLOCK = 8 << 20
 
 
+def _line_units(encoding: str, head: bytes) -> tuple[np.dtype, int] | None:
+    """How to find line ends in the raw bytes of ``encoding``: the code unit (a byte, or the
+    16/32-bit units of UTF-16/32, in the byte order of their BOM) and the unit value of
+    LF. None when LF is no single unit (then the decoded text is scanned)."""
+    name = codecs.lookup(encoding).name
+    if name.startswith(("utf-16", "utf-32")):
+        width = 2 if name.startswith("utf-16") else 4
+        if name.endswith("-be"):
+            order = ">"
+        elif name.endswith("-le"):
+            order = "<"
+        elif head.startswith(codecs.BOM_UTF32_BE if width == 4 else codecs.BOM_UTF16_BE):
+            order = ">"
+        else:  # a BOM for little-endian, or none (Python then reads little-endian too)
+            order = "<"
+        return np.dtype(f"{order}u{width}"), 0x0A
+    newline = "\n".encode(name)
+    if len(newline) != 1:
+        return None
+    return np.dtype(np.uint8), newline[0]
+
+
 def check_lines(
     unit: SourceUnit, path: Path, fmt: FormatOptions, data: bytes | None = None
 ) -> None:
     """Refuse a delimited file with a physical line longer than ``max_line_kb``
-    (``data``: its bytes, when the caller has read them already)."""
+    (``data``: its bytes, when the caller has read them already). Lines are found in the
+    file's own encoding: UTF-16 and UTF-32 are scanned by code unit, not by byte."""
     limit = int(fmt.max_line_kb * 1024)
-    lines_before = 0  # complete lines in the blocks already scanned
-    current = 0  # length of the line running into the next block
     handle = io.BytesIO(data) if data is not None else path.open("rb")
     with handle:
-        while block := handle.read(_BLOCK):
-            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
-            if ends.size == 0:
-                current += len(block)
-                if current > limit:
-                    break
-                continue
-            lengths = np.diff(ends, prepend=-1) - 1
-            lengths[0] += current
-            longest = int(lengths.argmax())
-            if lengths[longest] > limit:
-                lines_before += longest
-                current = int(lengths[longest])
-                break
-            lines_before += ends.size
-            current = len(block) - int(ends[-1]) - 1
-    if current > limit:
+        head = handle.read(4)
+        handle.seek(0)
+        units = _line_units(fmt.encoding, head)
+        if units is None:  # a character counts as one byte
+            blocks = _decoded_blocks(handle, fmt.encoding)
+            dtype, newline, width = np.dtype("<u4"), 0x0A, 1
+        else:
+            dtype, newline = units
+            blocks = iter(lambda: handle.read(_BLOCK), b"")
+            width = dtype.itemsize
+        line, length = _longest_line(blocks, dtype, newline, limit // width)
+    if length > limit // width:
         raise SourceError(
             unit.school,
             unit.source_file,
-            f"line {lines_before + 1} is longer than {fmt.max_line_kb:g} KB: a binary file, "
+            f"line {line} is longer than {fmt.max_line_kb:g} KB: a binary file, "
             "wrong line endings or a broken export",
-            row=lines_before + 1,
+            row=line,
             hint="re-export the file; if such lines are genuine, raise format.max_line_kb in "
             "the school's YAML",
         )
+
+
+def _decoded_blocks(handle, encoding: str):
+    """The file as UTF-32-LE blocks of its decoded text (an undecodable file is left to the
+    reader, which names the byte and line)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    while block := handle.read(_BLOCK):
+        yield decoder.decode(block).encode("utf-32-le")
+    yield decoder.decode(b"", final=True).encode("utf-32-le")
+
+
+def _longest_line(blocks, dtype: np.dtype, newline: int, units_limit: int) -> tuple[int, int]:
+    """The 1-based number and the length (in code units) of the first line longer than
+    ``units_limit`` units, or of the last line scanned when none is."""
+    lines_before = 0  # complete lines in the blocks already scanned
+    current = 0  # length of the line running into the next block
+    carry = b""
+    for raw in blocks:
+        raw = carry + raw
+        usable = len(raw) - len(raw) % dtype.itemsize
+        raw, carry = raw[:usable], raw[usable:]
+        block = np.frombuffer(raw, dtype=dtype)
+        ends = np.flatnonzero(block == newline)
+        if ends.size == 0:
+            current += block.size
+            if current > units_limit:
+                break
+            continue
+        lengths = np.diff(ends, prepend=-1) - 1
+        lengths[0] += current
+        longest = int(lengths.argmax())
+        if lengths[longest] > units_limit:
+            lines_before += longest
+            current = int(lengths[longest])
+            break
+        lines_before += ends.size
+        current = block.size - int(ends[-1]) - 1
+    return lines_before + 1, current
 
 
 def _refuse(unit: SourceUnit, message: str) -> SourceError:

@@ -7,12 +7,13 @@ id already pseudonymised). Parsing is done on whole columns or on distinct value
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from imtetl import contract
-from imtetl.pipeline_config import CANONICAL_COLUMNS, CODED_COLUMNS, SchoolPipeline
+from imtetl.pipeline_config import CANONICAL_COLUMNS, CODED_COLUMNS, FormatOptions, SchoolPipeline
 from imtetl.read.base import ROW
 from imtetl.transform import values
 from imtetl.transform.countries import resolve_countries
@@ -59,6 +60,104 @@ def _quoted(column: str) -> pl.Expr:
     return pl.concat_str(pl.lit("'"), pl.col(column).str.slice(0, 80), pl.lit("'"))
 
 
+@dataclass(frozen=True)
+class Column:
+    """What a column parser is given: the canonical column, the frame column holding its
+    raw strings (``student_key`` for the id), the frame (for distinct values), the format
+    options and the school's value maps."""
+
+    column: str
+    name: str
+    frame: pl.DataFrame
+    fmt: FormatOptions
+    pipeline: SchoolPipeline
+
+    @property
+    def raw(self) -> pl.Expr:
+        return pl.col(self.name)
+
+    def failed(self, what: str) -> pl.Expr:
+        """'<what> '<raw value>'', the reason text of a check."""
+        return pl.concat_str(pl.lit(f"{what} "), _quoted(self.name))
+
+    def distinct(self) -> list[str]:
+        return self.frame[self.name].drop_nulls().unique().to_list()
+
+
+@dataclass
+class Parsed:
+    """A column parser's answer: the parsed expression and its checks, each (failed, reason
+    without the column prefix), in the order their reasons are listed."""
+
+    expr: pl.Expr
+    checks: list[tuple[pl.Expr, pl.Expr | str]] = field(default_factory=list)
+
+
+def _text(c: Column) -> Parsed:
+    return Parsed(c.raw)
+
+
+def _year(c: Column) -> Parsed:
+    expr = values.academic_year(c.name, c.fmt.year_pattern)
+    bad = c.raw.is_not_null() & (expr.is_null() | ~expr.is_between(MIN_YEAR, MAX_YEAR))
+    return Parsed(expr, [(bad, c.failed("not an academic year"))])
+
+
+def _int(c: Column) -> Parsed:
+    expr = values.integer(c.name)
+    bad = c.raw.is_not_null() & (expr.is_null() | ~expr.is_between(*INT_RANGES[c.column]))
+    return Parsed(expr, [(bad, c.failed("not a study year"))])
+
+
+def _money(c: Column) -> Parsed:
+    expr = values.money(c.name, c.fmt.decimal_mark, c.fmt.thousands_separator)
+    return Parsed(
+        expr,
+        [
+            (c.raw.is_not_null() & expr.is_null(), c.failed("not an amount")),
+            (expr < 0, c.failed("negative fee")),
+            (expr > MAX_FEE, c.failed(f"fee above {MAX_FEE:,.2f}")),
+        ],
+    )
+
+
+def _date(c: Column) -> Parsed:
+    expr = values.date(c.name, c.fmt.all_date_formats)
+    return Parsed(expr, [(c.raw.is_not_null() & expr.is_null(), c.failed("not a date"))])
+
+
+def _country(c: Column) -> Parsed:
+    mapping = resolve_countries(c.distinct())
+    expr = c.raw.replace_strict(mapping, default=None, return_dtype=pl.String)
+    return Parsed(expr, [(c.raw.is_not_null() & expr.is_null(), c.failed("unknown country"))])
+
+
+def _code(c: Column) -> Parsed:
+    allowed = CODED_COLUMNS[c.column]
+    booleans = values.boolean_words(c.fmt.true_values, c.fmt.false_values)
+    mapping = values.code_map(
+        c.distinct(), c.pipeline.values.get(c.column, {}), allowed, booleans=booleans
+    )
+    expr = c.raw.replace_strict(mapping, default=None, return_dtype=pl.String)
+    reason = pl.concat_str(
+        c.failed("unknown value"), pl.lit(f" (expected one of {', '.join(allowed)})")
+    )
+    return Parsed(expr, [(c.raw.is_not_null() & expr.is_null(), reason)])
+
+
+#: The parser of each column kind (see KINDS).
+PARSERS: dict[str, Callable[[Column], Parsed]] = {
+    "text": _text,
+    "id": _text,
+    "year": _year,
+    "int": _int,
+    "money": _money,
+    "date": _date,
+    "country": _country,
+    "code": _code,
+}
+
+
 def normalise(
     frame: pl.DataFrame,
     dataset: str,
@@ -86,81 +185,11 @@ def normalise(
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []
     for column, kind in kinds.items():
         name = "student_key" if kind == "id" else column
-        raw = pl.col(name)
-        out = f"__{name}"
         if column in required:
-            checks.append(_check(column, raw.is_null(), "missing value"))
-        if kind in ("text", "id"):
-            parsed.append(raw.alias(out))
-            continue
-        if kind == "year":
-            expr = values.academic_year(name)
-            parsed.append(expr.alias(out))
-            bad = raw.is_not_null() & (expr.is_null() | ~expr.is_between(MIN_YEAR, MAX_YEAR))
-            checks.append(
-                _check(column, bad, pl.concat_str(pl.lit("not an academic year "), _quoted(name)))
-            )
-        elif kind == "int":
-            expr = values.integer(name)
-            parsed.append(expr.alias(out))
-            bad = raw.is_not_null() & (expr.is_null() | ~expr.is_between(1, 15))
-            checks.append(
-                _check(column, bad, pl.concat_str(pl.lit("not a study year "), _quoted(name)))
-            )
-        elif kind == "money":
-            expr = values.money(name, fmt.decimal_mark)
-            parsed.append(expr.alias(out))
-            checks.append(
-                _check(
-                    column,
-                    raw.is_not_null() & expr.is_null(),
-                    pl.concat_str(pl.lit("not an amount "), _quoted(name)),
-                )
-            )
-            checks.append(
-                _check(column, expr < 0, pl.concat_str(pl.lit("negative fee "), _quoted(name)))
-            )
-            checks.append(
-                _check(
-                    column,
-                    expr > MAX_FEE,
-                    pl.concat_str(pl.lit("fee above 99,999,999.99 "), _quoted(name)),
-                )
-            )
-        elif kind == "date":
-            expr = values.date(name, fmt.date_format)
-            parsed.append(expr.alias(out))
-            checks.append(
-                _check(
-                    column,
-                    raw.is_not_null() & expr.is_null(),
-                    pl.concat_str(pl.lit("not a date "), _quoted(name)),
-                )
-            )
-        elif kind == "country":
-            distinct = frame[name].drop_nulls().unique().to_list()
-            mapping = resolve_countries(distinct)
-            expr = raw.replace_strict(mapping, default=None, return_dtype=pl.String)
-            parsed.append(expr.alias(out))
-            checks.append(
-                _check(
-                    column,
-                    raw.is_not_null() & expr.is_null(),
-                    pl.concat_str(pl.lit("unknown country "), _quoted(name)),
-                )
-            )
-        elif kind == "code":
-            distinct = frame[name].drop_nulls().unique().to_list()
-            allowed = CODED_COLUMNS[column]
-            mapping = values.code_map(distinct, pipeline.values.get(column, {}), allowed)
-            expr = raw.replace_strict(mapping, default=None, return_dtype=pl.String)
-            parsed.append(expr.alias(out))
-            checks.append(_check(
-                column,
-                raw.is_not_null() & expr.is_null(),
-                pl.concat_str(pl.lit("unknown value "), _quoted(name),
-                              pl.lit(f" (expected one of {', '.join(allowed)})")),
-            ))  # fmt: skip
+            checks.append(_check(column, pl.col(name).is_null(), "missing value"))
+        result = PARSERS[kind](Column(column, name, frame, fmt, pipeline))
+        parsed.append(result.expr.alias(f"__{name}"))
+        checks.extend(_check(column, failed, reason) for failed, reason in result.checks)
     if expected_year is not None:  # a row of another year would land in the wrong partition
         checks.append(_check(
             "academic_year",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from imtetl.validate.columns import normalise_label
+from imtetl.transform.columns import normalise_label
 
 #: Booleans every school may use without mapping them.
 BOOLEAN_WORDS = {

@@ -42,11 +42,11 @@ from imtetl.pipeline_config import (
 )
 from imtetl.read import RawFrame, SourceError, SourceUnit, read_unit
 from imtetl.read.base import ROW
+from imtetl.transform.columns import normalise_label
 from imtetl.transform.countries import countries, resolve_countries
 from imtetl.transform.normalise import KINDS, RAW, STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.transform.values import academic_year, code_map, money
-from imtetl.validate.columns import normalise_label
 from tests.conftest import ROOT
 from tests.mutations import TALLY
 

@@ -20,7 +20,7 @@ import pytest
 from imtetl.pipeline_config import load_pipelines
 from imtetl.read import discover_units, read_unit
 from imtetl.read.base import ROW
-from imtetl.validate.columns import normalise_label
+from imtetl.transform.columns import normalise_label
 from tests.conftest import ROOT, TEST_KEY, Project
 
 PIPELINES = load_pipelines(ROOT / "pipelines")

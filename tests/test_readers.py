@@ -14,9 +14,9 @@ from imtetl.load.staging import stage_school_dataset
 from imtetl.pipeline_config import ConfigError, load_pipeline, load_pipelines
 from imtetl.read import SourceError, discover_units, read_unit
 from imtetl.settings import Settings
+from imtetl.transform.columns import select_columns
 from imtetl.transform.countries import resolve_countries
 from imtetl.transform.values import academic_year, money
-from imtetl.validate import select_columns
 from tests.api_server import serve_api
 from tests.conftest import ROOT
 

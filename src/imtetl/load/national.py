@@ -27,7 +27,7 @@ import polars as pl
 
 from imtetl.read.opendatasoft import PortalError, PortalUnavailable, download, export_url
 from imtetl.settings import Settings
-from imtetl.validate.columns import normalise_label
+from imtetl.transform.columns import normalise_label
 
 #: audit.loads.school_code of the national data: the ministry (MESR / SIES) publishes it.
 PUBLISHER = "MESR"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from imtetl.validate.evaluate import school_years_filter
+
 #: (schema, table) in the order they must be built.
 MODEL_FILES: tuple[tuple[str, str], ...] = (
     ("core", "dim_school"),
@@ -117,17 +119,3 @@ def _changed(
     if len(changed) > INCREMENTAL_MAX_SHARE * max(partitions, 1):
         return None
     return changed
-
-
-def school_years_filter(changed: list[tuple[str, int | None]]) -> tuple[str, dict]:
-    """A WHERE clause (and its parameters) selecting these (school, year) pairs; a None
-    year selects every year of the school."""
-    terms, params = [], {}
-    for i, (school, year) in enumerate(changed):
-        params[f"s{i}"] = school
-        if year is None:
-            terms.append(f"school_code = $s{i}")
-        else:
-            params[f"y{i}"] = year
-            terms.append(f"(school_code = $s{i} AND academic_year = $y{i})")
-    return " OR ".join(terms), params

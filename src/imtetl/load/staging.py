@@ -28,10 +28,9 @@ from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
 from imtetl.read.base import ROW
 from imtetl.transform import values
+from imtetl.transform.columns import match_headers, select_columns
 from imtetl.transform.normalise import MAX_YEAR, MIN_YEAR, RAW, STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
-from imtetl.validate import select_columns
-from imtetl.validate.columns import match_headers
 from imtetl.validate.evaluate import GX_SAMPLE_ROWS
 from imtetl.validate.gate import (
     GX_MIN_PART_ROWS,

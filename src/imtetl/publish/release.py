@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from imtetl.load.sql_models import school_years_filter
 from imtetl.publish.integrity import IntegrityError, check_file
+from imtetl.validate.evaluate import school_years_filter
 
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
 #: Facts a release can update for the school-years that changed (see load/sql_models.py).

@@ -11,7 +11,7 @@ import io
 import polars as pl
 
 from imtetl.pipeline_config import FormatOptions
-from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
+from imtetl.read.types import ROW, RawFrame, SourceError, SourceUnit
 
 
 def _decode(unit: SourceUnit, data: bytes, encoding: str) -> str:

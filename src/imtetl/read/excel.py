@@ -10,7 +10,7 @@ import fastexcel
 import polars as pl
 
 from imtetl.pipeline_config import FormatOptions
-from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
+from imtetl.read.types import ROW, RawFrame, SourceError, SourceUnit
 
 #: A workbook whose parts inflate beyond this is refused (zip bombs).
 MAX_UNCOMPRESSED_BYTES = 2_000_000_000

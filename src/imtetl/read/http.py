@@ -30,7 +30,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from imtetl.pipeline_config import HttpSource, SchoolPipeline
-from imtetl.read.base import SourceError
+from imtetl.read.types import SourceError
 
 #: The default page size limit (HttpSource.max_page_mb overrides it).
 MAX_PAGE_BYTES = 64 * 1024 * 1024

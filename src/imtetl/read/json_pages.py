@@ -9,7 +9,7 @@ import json
 import polars as pl
 
 from imtetl.pipeline_config import FormatOptions
-from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
+from imtetl.read.types import ROW, RawFrame, SourceError, SourceUnit
 
 
 def _flatten(record: dict, prefix: str = "") -> dict[str, str | None]:

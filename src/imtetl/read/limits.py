@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from imtetl.pipeline_config import FormatOptions
-from imtetl.read.base import ROW, SourceError, SourceUnit
+from imtetl.read.types import ROW, SourceError, SourceUnit
 
 #: Workbooks have a few dozen parts; thousands are a zip bomb of overlapping entries.
 MAX_ZIP_MEMBERS = 10_000

@@ -10,7 +10,7 @@ import re
 
 import polars as pl
 
-from imtetl.validate.columns import normalise_label
+from imtetl.transform.columns import normalise_label
 
 #: Booleans every school may use without mapping them.
 BOOLEAN_WORDS = {

@@ -1,6 +1,4 @@
-"""Validate: the file-level checks that decide whether a source unit can load at all
-(required columns present under any of their spellings, the school's rows selected)."""
-
-from imtetl.validate.columns import normalise_label, select_columns
-
-__all__ = ["normalise_label", "select_columns"]
+"""Validate: judge the transformed rows. The staging gate (Great Expectations suites on each
+unit's normalised frame, quarantining the rows that fail, holding back what cannot publish)
+and the core checks on the warehouse's models. Comes after transform: imports read,
+transform, contract and pipeline_config, never load, publish or defs."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from imtetl.validate.evaluate import GX_SAMPLE_ROWS, MASK, sql_masks
+from imtetl.validate.evaluate import GX_SAMPLE_ROWS, MASK, school_years_filter, sql_masks
 from imtetl.validate.gx_runner import SuiteResult, run_suite
 from imtetl.validate.suites import core_suite
 
@@ -118,8 +118,6 @@ def run_core_check(
     only these school-years (see unpublished_scope); None: the whole table."""
     query = check.query
     if scope is not None:
-        from imtetl.load.sql_models import school_years_filter
-
         where, scope_params = school_years_filter(scope) if scope else ("false", {})
         query = f"SELECT * FROM ({query}) WHERE {where}"
     else:

@@ -182,3 +182,18 @@ def sql_masks(query: str, expectations: list[Expect]) -> tuple[str, dict]:
     ctes = ", ".join([f"q AS ({query})", *(cte for cte, _ in groups)])
     joins = " ".join(join for _, join in groups)
     return f"WITH {ctes} SELECT q.*, {', '.join(predicates)} FROM q {joins}", params
+
+
+def school_years_filter(changed: list[tuple[str, int | None]]) -> tuple[str, dict]:
+    """A WHERE clause (and its parameters) selecting these (school, year) pairs; a None
+    year selects every year of the school. Used by the core checks, the incremental SQL
+    models and the release, so it lives in the lowest of those stages."""
+    terms, params = [], {}
+    for i, (school, year) in enumerate(changed):
+        params[f"s{i}"] = school
+        if year is None:
+            terms.append(f"school_code = $s{i}")
+        else:
+            params[f"y{i}"] = year
+            terms.append(f"(school_code = $s{i} AND academic_year = $y{i})")
+    return " OR ".join(terms), params

@@ -8,7 +8,7 @@ import unicodedata
 import polars as pl
 
 from imtetl.pipeline_config import CANONICAL_COLUMNS, SchoolPipeline
-from imtetl.read.base import ROW, RawFrame, SourceError, SourceUnit
+from imtetl.read.types import ROW, RawFrame, SourceError, SourceUnit
 
 _SPACES = re.compile(r"\s+")
 

@@ -14,6 +14,7 @@ import encodings.aliases
 import fnmatch
 import re
 import string
+import unicodedata
 import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -114,6 +115,17 @@ def parse_coverage(value: str | int) -> tuple[int, int | None]:
     if last is not None and last < first:
         raise ValueError(f"years {value!r}: the end year is before the start year")
     return first, last
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_label(label: str) -> str:
+    """'  Année  universitaire ' and 'ANNEE UNIVERSITAIRE' compare equal; so do ' and ’.
+    How headers, value maps and boolean words are matched, whatever their spelling."""
+    text = unicodedata.normalize("NFKD", label.replace("’", "'").replace("\ufeff", ""))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", text).strip().casefold()
 
 
 class ConfigError(ValueError):
@@ -275,8 +287,6 @@ class FormatOptions(_Model):
                 f"thousands_separator {self.thousands_separator!r} is also the decimal_mark"
             )
         if self.true_values and self.false_values:
-            from imtetl.validate.columns import normalise_label  # (imports this module)
-
             both = {normalise_label(v) for v in self.true_values} & {
                 normalise_label(v) for v in self.false_values
             }

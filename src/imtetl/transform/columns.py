@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import polars as pl
 
-from imtetl.pipeline_config import CANONICAL_COLUMNS, SchoolPipeline
+from imtetl.pipeline_config import CANONICAL_COLUMNS, SchoolPipeline, normalise_label
 from imtetl.read.types import ROW, RawFrame, SourceError, SourceUnit
 
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_label(label: str) -> str:
-    """'  Année  universitaire ' and 'ANNEE UNIVERSITAIRE' compare equal; so do ' and ’."""
-    text = unicodedata.normalize("NFKD", label.replace("’", "'").replace("\ufeff", ""))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", text).strip().casefold()
+__all__ = ["ORPHAN", "match_headers", "normalise_label", "select_columns"]
 
 
 ORPHAN = "__unclaimed"

@@ -74,7 +74,8 @@ def _hash_select(conn: duckdb.DuckDBPyConnection, schema: str, table: str, where
         "WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
         [schema, table],
     ).fetchall()
-    varying = {"load_id", "run_id", "loaded_at", "started_at", "finished_at", "is_current"}
+    varying = {"load_id", "run_id", "loaded_at", "started_at", "finished_at", "is_current",
+               "last_received_at"}  # fmt: skip
     parts = [
         f'round("{name}", 9)' if kind == "DOUBLE" else f'"{name}"'
         for name, kind in columns

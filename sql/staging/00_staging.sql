@@ -48,6 +48,18 @@ CREATE TABLE IF NOT EXISTS audit.loads (
     academic_year INTEGER                -- the school-year (partition) the load fed; NULL: rows of no partition
 );
 
+-- Per school, dataset and academic year: expected (its YAML's years) and received (load/deliveries.py).
+CREATE TABLE IF NOT EXISTS audit.deliveries (
+    school_code VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    academic_year INTEGER NOT NULL,
+    expected BOOLEAN NOT NULL,
+    received BOOLEAN NOT NULL,
+    last_received_at TIMESTAMP,
+    rows BIGINT NOT NULL,
+    files BIGINT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     load_id VARCHAR NOT NULL,
     school_code VARCHAR NOT NULL,

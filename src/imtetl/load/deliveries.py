@@ -41,9 +41,10 @@ def write_deliveries(
     )
     conn.register("_coverage", coverage.to_arrow())
     try:
+        conn.execute("DELETE FROM audit.deliveries")
         conn.execute(
             """
-            CREATE OR REPLACE TABLE audit.deliveries AS
+            INSERT INTO audit.deliveries BY NAME
             WITH received AS (
                 SELECT school_code, dataset, academic_year,
                        max(finished_at) AS last_received_at,
@@ -63,7 +64,6 @@ def write_deliveries(
             FROM _coverage c
             LEFT JOIN received r USING (school_code, dataset, academic_year)
             WHERE coalesce(c.covered, false) OR r.school_code IS NOT NULL
-            ORDER BY ALL
             """
         )
     finally:

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from imtetl.load.audit import QUARANTINE_COLUMNS, Load, write_audit
 from imtetl.read.opendatasoft import PortalError, PortalUnavailable, download, export_url
 from imtetl.settings import Settings
 from imtetl.transform.columns import normalise_label
@@ -486,20 +487,10 @@ def _write(
 ) -> None:
     dataset = result.dataset
     now = datetime.now(UTC).replace(tzinfo=None)
-    load = pl.DataFrame(
-        [
-            {
-                "load_id": result.load_id, "run_id": run_id, "school_code": PUBLISHER,
-                "dataset": dataset.audit_dataset, "source_file": result.url,
-                "sha256": result.sha256, "rows_read": result.rows_read,
-                "rows_loaded": result.rows_loaded, "rows_quarantined": result.rows_quarantined,
-                "started_at": started, "finished_at": now, "status": "loaded", "error": None,
-                "is_current": True, "academic_year": None, "note": result.note,
-            }
-        ],
-        schema_overrides={
-            "run_id": pl.String, "error": pl.String, "academic_year": pl.Int32, "note": pl.String
-        },
+    load = Load(
+        result.load_id, PUBLISHER, dataset.audit_dataset, result.url, result.sha256,
+        result.rows_read, result.rows_loaded, result.rows_quarantined, started, now, "loaded",
+        note=result.note,
     )  # fmt: skip
     rows = normalised.rows.with_columns(pl.lit(result.load_id).alias("load_id"))
     quarantine = normalised.quarantine.select(
@@ -507,10 +498,7 @@ def _write(
         pl.lit(PUBLISHER).alias("school_code"),
         pl.lit(dataset.audit_dataset).alias("dataset"),
         pl.lit(result.url).alias("source_file"),
-        pl.col("row_number").cast(pl.Int32),
-        pl.col("column").cast(pl.String),
-        pl.col("reason").cast(pl.String),
-        pl.col("raw_record").cast(pl.String),
+        *QUARANTINE_COLUMNS,  # typed by write_audit
     )
     scope = {"school": PUBLISHER, "dataset": dataset.audit_dataset}
     conn.execute("BEGIN TRANSACTION")
@@ -525,19 +513,15 @@ def _write(
             "WHERE school_code = $school AND dataset = $dataset",
             scope,
         )
-        conn.register("_national_load", load.to_arrow())
-        conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _national_load")
+        write_audit(conn, [load], quarantine, run_id)
         if rows.height:
             conn.register("_national_rows", rows.to_arrow())
             conn.execute(f"INSERT INTO {dataset.table} BY NAME SELECT * FROM _national_rows")
-        if quarantine.height:
-            conn.register("_national_quarantine", quarantine.to_arrow())
-            conn.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM _national_quarantine")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
     finally:
-        for view in ("_national_load", "_national_rows", "_national_quarantine"):
+        for view in ("_national_rows",):
             with contextlib.suppress(Exception):  # views never registered
                 conn.unregister(view)

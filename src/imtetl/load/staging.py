@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from imtetl.load.audit import Load, write_audit
 from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
 from imtetl.read.base import ROW
@@ -832,35 +833,24 @@ def _write_loads(
         },
         schema={UNIT: pl.String, "load_id": pl.String, "loaded_at": pl.Datetime("us")},
     )
-    loads = pl.DataFrame(
-        [
-            {
-                "load_id": r.load_id,
-                "run_id": run_id,
-                "school_code": school,
-                "dataset": dataset,
-                "source_file": r.source_file,
-                "sha256": r.sha256,
-                "rows_read": r.rows_read,
-                "rows_loaded": r.rows_loaded,
-                "rows_quarantined": r.rows_quarantined,
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
-                "status": r.status,
-                "error": r.error,
-                "is_current": r.status == "loaded",
-                "academic_year": r.year,
-            }
-            for r in reports
-        ],
-        schema_overrides={
-            "run_id": pl.String,
-            "sha256": pl.String,
-            "error": pl.String,
-            "academic_year": pl.Int32,
-            "finished_at": pl.Datetime("us"),
-        },
-    )
+    loads = [
+        Load(
+            load_id=r.load_id,
+            school_code=school,
+            dataset=dataset,
+            source_file=r.source_file,
+            sha256=r.sha256,
+            rows_read=r.rows_read,
+            rows_loaded=r.rows_loaded,
+            rows_quarantined=r.rows_quarantined,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            status=r.status,
+            error=r.error,
+            academic_year=r.year,
+        )
+        for r in reports
+    ]
     q_all = (
         quarantine.join(load_ids.select(UNIT, "load_id"), on=UNIT, how="left").select(
             "load_id",
@@ -896,9 +886,7 @@ def _write_loads(
     try:
         if known:  # else nothing of this scope was ever loaded: nothing to replace
             _replace(conn, dataset, school, replaced, year)
-        if reports:
-            conn.register("_loads", loads.to_arrow())
-            conn.execute("INSERT INTO audit.loads BY NAME SELECT * FROM _loads")
+        write_audit(conn, loads, q_all, run_id)
         # the core facts update these school-years (load/sql_models.py)
         if year is not None and (reports or replaced):
             conn.execute(
@@ -908,11 +896,8 @@ def _write_loads(
         if staged is not None:
             conn.register("_staged", staged.to_arrow())
             conn.execute(f"INSERT INTO staging.{dataset} BY NAME SELECT * FROM _staged")
-        if q_all is not None:
-            conn.register("_quarantine", q_all.to_arrow())
-            conn.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM _quarantine")
     finally:
-        for view in ("_loads", "_staged", "_quarantine"):
+        for view in ("_staged",):
             with contextlib.suppress(Exception):  # views never registered
                 conn.unregister(view)
 

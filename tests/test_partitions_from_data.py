@@ -147,11 +147,42 @@ def test_partition_run_replaces_only_its_year_and_a_vanished_year(tmp_path: Path
     _write(landing, "all.csv", [_row(i, "2023") for i in range(4)])
     _stage(conn, pipeline, landing, [2023])  # one partition: 2024 is not touched
     assert _by_year(conn) == {2023: 4, 2024: 1}
-    _stage(conn, pipeline, landing, [2024])  # the 2024 partition: the file holds none now
+    # The 2024 partition: the file holds none now. Its row is not replaced by nothing: it
+    # stays, and the partition fails saying where the rows came from.
+    (report,) = _stage(conn, pipeline, landing, [2024])
+    assert _by_year(conn) == {2023: 4, 2024: 1}
+    (failure,) = report.failures
+    assert "no export holds rows of 2024 any more" in failure.error
+    assert "xs/all.csv (1 rows)" in failure.error and "years" in failure.error
+    _accounting_holds(conn)
+    # Withdrawing the year is said in the YAML: outside the coverage, the rows go.
+    narrowed = _pipeline(tmp_path, dataset_extra='    years: "2021-2023"')
+    (report,) = _stage(conn, narrowed, landing, [2024])
+    assert not report.failures and not report.missing_delivery
     assert _by_year(conn) == {2023: 4}
     assert conn.execute(
         "SELECT count(*) FROM audit.loads WHERE is_current AND academic_year = 2024"
     ).fetchone() == (0,)
+    _accounting_holds(conn)
+
+
+def test_a_year_whose_files_are_gone_keeps_its_rows(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    pipeline = _pipeline(tmp_path, dataset_extra="    files_per_year: true")
+    _write(landing, "export_2023.csv", [_row(i, "2023") for i in range(4)])
+    path = _write(landing, "export_2024.csv", [_row(i, "2024") for i in range(4)])
+    conn = _conn(tmp_path)
+    _stage(conn, pipeline, landing, YEARS)
+    path.unlink()  # lost in a transfer
+    reports = {r.year: r for r in _stage(conn, pipeline, landing, YEARS)}
+    assert _by_year(conn) == {2023: 4, 2024: 4}
+    assert [y for y, r in reports.items() if r.failures] == [2024]
+    assert "xs/export_2024.csv (4 rows)" in reports[2024].failures[0].error
+    _accounting_holds(conn)
+    # A renamed export replaces the old one (the year has new rows): no duplicates.
+    _write(landing, "export_2024_v2.csv", [_row(i, "2024") for i in range(3)])
+    _stage(conn, pipeline, landing, [2024])
+    assert _by_year(conn) == {2023: 4, 2024: 3}
     _accounting_holds(conn)
 
 

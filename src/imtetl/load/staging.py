@@ -29,7 +29,7 @@ from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
 from imtetl.read.base import ROW
 from imtetl.transform import values
-from imtetl.transform.columns import match_headers, select_columns
+from imtetl.transform.columns import ORPHAN, match_headers, select_columns
 from imtetl.transform.normalise import MAX_YEAR, MIN_YEAR, RAW, STAGING_COLUMNS, UNIT, normalise
 from imtetl.transform.pseudonym import pseudonymise
 from imtetl.validate.evaluate import GX_SAMPLE_ROWS
@@ -114,13 +114,20 @@ def _rejected_file_rows(
 ) -> pl.DataFrame:
     """Every row of a unit rejected as a whole, with what could be mapped of it."""
     present, _missing = match_headers(pipeline, unit, frame.columns)
-    columns = [pl.col(h).alias(c) for c, h in present.items()]
-    picked = frame.select(pl.col(ROW), *columns)
+    picked = frame.select(pl.col(ROW), *[pl.col(h).alias(c) for c, h in present.items()])
+    return _rejected_rows(picked, unit, key, error.column, error.message)
+
+
+def _rejected_rows(
+    picked: pl.DataFrame, unit: SourceUnit, key: bytes, column: str | None, message: str
+) -> pl.DataFrame:
+    """Quarantine rows ``file rejected: <message>`` for the canonical columns of
+    ``picked`` (ids pseudonymised, the rest as JSON in raw_record)."""
     if "student_id" in picked.columns:
         picked = picked.with_columns(
             pseudonymise(picked["student_id"], unit.school, key).alias("student_key")
         ).drop("student_id")
-    record_columns = [c for c in picked.columns if c != ROW]
+    record_columns = [c for c in picked.columns if c not in (ROW, UNIT, ORPHAN)]
     raw = (
         pl.struct(record_columns).struct.json_encode()
         if record_columns
@@ -129,8 +136,8 @@ def _rejected_file_rows(
     return picked.select(
         pl.lit(unit.source_file).alias(UNIT),
         pl.col(ROW).cast(pl.Int32).alias("row_number"),
-        pl.lit(error.column).cast(pl.String).alias("column"),
-        pl.lit(f"file rejected: {error.message}").alias("reason"),
+        pl.lit(column).cast(pl.String).alias("column"),
+        pl.lit(f"file rejected: {message}").alias("reason"),
         raw.alias("raw_record"),
     )
 
@@ -503,8 +510,9 @@ class _SchoolSource:
                         "(format.year_pattern in its YAML), or map the year column (columns."
                         "academic_year)"
                     )
-                    whole.rejected = _year_rejected_rows(
-                        self.pipeline, unit, whole.frame, whole.error, self.key
+                    message = whole.error.split(": ", 2)[-1].split(". What to do")[0]
+                    whole.rejected = _rejected_rows(
+                        whole.frame.drop(YEAR), unit, self.key, "academic_year", message
                     )
                     whole.frame = None
             self._whole.append(whole)
@@ -618,11 +626,7 @@ class _SchoolSource:
         quarantine = (
             pl.concat(quarantines, how="vertical_relaxed") if quarantines else pl.DataFrame()
         )
-        if quarantine.height:
-            reasons = quarantine.with_columns(
-                pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(.*$", "")
-            )
-            self.unassigned_reasons = dict(reasons.group_by("reason").len().iter_rows())
+        self.unassigned_reasons = _reason_counts([quarantine])
         now = datetime.now(UTC).replace(tzinfo=None)
         for report in reports:
             report.finished_at = now
@@ -679,36 +683,23 @@ def scan_years(
     return set(found.to_series().to_list())
 
 
-def _year_rejected_rows(
-    pipeline: SchoolPipeline, unit: SourceUnit, frame: pl.DataFrame, error: str, key: bytes
-) -> pl.DataFrame:
-    """Every row of a file rejected because its years are unreadable."""
-    picked = frame.drop(YEAR, UNIT, strict=False)
-    if "student_id" in picked.columns:
-        picked = picked.with_columns(
-            pseudonymise(picked["student_id"], unit.school, key).alias("student_key")
-        ).drop("student_id")
-    record_columns = [c for c in picked.columns if c not in (ROW, "__unclaimed")]
-    message = error.split(": ", 2)[-1].split(". What to do")[0]
-    return picked.select(
-        pl.lit(unit.source_file).alias(UNIT),
-        pl.col(ROW).cast(pl.Int32).alias("row_number"),
-        pl.lit("academic_year").alias("column"),
-        pl.lit(f"file rejected: {message}").alias("reason"),
-        pl.struct(record_columns).struct.json_encode().alias("raw_record"),
+def _reason_counts(frames: list[pl.DataFrame]) -> dict[str, int]:
+    """Quarantine reasons without the values they quote (``unknown country 'X'`` and
+    ``duplicate … (first at row …)`` count as one reason each), by number of rows."""
+    frames = [f.select("reason") for f in frames if f.height]
+    if not frames:
+        return {}
+    reasons = pl.concat(frames).with_columns(
+        pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(first at.*$", "")
     )
+    top = reasons.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    return dict(top.iter_rows())
 
 
 def _main_reasons(frames: list[pl.DataFrame], limit: int = 3) -> str:
     """'unknown country: 40 rows; not a date: 3 rows' from quarantine frames."""
-    frames = [f for f in frames if f.height]
-    if not frames:
-        return ""
-    reasons = pl.concat([f.select("reason") for f in frames]).with_columns(
-        pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(first at.*$", "")
-    )
-    top = reasons.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
-    return "; ".join(f"{r[:120]}: {n} rows" for r, n in top.head(limit).iter_rows())
+    top = list(_reason_counts(frames).items())[:limit]
+    return "; ".join(f"{r[:120]}: {n} rows" for r, n in top)
 
 
 def _finish(
@@ -729,15 +720,13 @@ def _finish(
     if gate is not None and rows.width:
         rows = gate.rows
         quarantine = pl.concat([quarantine, gate.quarantine], how="vertical_relaxed")
-    held = list(gate.held_back) if gate is not None else []
-    if not held:  # the suite did not run (or had no rows): the share, from every stage
+    if gate is not None:  # the gate judged the share, from every stage
+        held = list(gate.held_back)
+    else:  # no suite: the same share rule, on what reading and normalising set aside
         read = sum(r.rows_read for r in reports)
         quarantined = quarantine.height + sum(r.height for r in p.rejected)
         reason = quarantine_share_reason(read, quarantined, p.pipeline.max_quarantine_share)
-        if reason:
-            held.append(reason)
-            if gate is not None:
-                gate.held_back.append(reason)
+        held = [reason] if reason else []
     if held:
         because = _main_reasons([quarantine, *p.rejected])
         if rows.height:
@@ -782,6 +771,13 @@ def _finish(
     }
     loaded = [r.source_file for r in reports if r.status == "loaded"]
     emptied = [] if held else p.emptied
+    if held:  # held back: the year keeps every row it had, its vanished files' too
+        present = None
+    elif not loaded and p.year is not None:
+        vanished = _vanished(conn, p, present)
+        if vanished:  # nothing new would replace the year's rows: keep them, say so
+            reports.append(vanished)
+            present, emptied = None, []
     q_all = pl.concat(
         [q for q in (quarantine, *p.rejected) if q.height], how="vertical_relaxed"
     ) if any(q.height for q in (quarantine, *p.rejected)) else pl.DataFrame()  # fmt: skip
@@ -796,12 +792,41 @@ def _finish(
     )  # fmt: skip
     if rows.height:
         report.preview = rows.drop(UNIT, ROW, RAW, strict=False).head(10)
-    if q_all.height:
-        reasons = q_all.with_columns(
-            pl.col("reason").str.replace(r" '.*$", "").str.replace(r" \(first at.*$", "")
-        )
-        report.reasons = dict(reasons.group_by("reason").len().sort("reason").iter_rows())
+    report.reasons = dict(sorted(_reason_counts([q_all]).items()))
     return report
+
+
+def _vanished(
+    conn: duckdb.DuckDBPyConnection, p: _Prepared, present: set[str]
+) -> UnitReport | None:
+    """A school-year whose rows no export holds any more (its files gone from the landing
+    zone, or a file of several years that no longer has rows of it) is not replaced by
+    nothing: its rows stay and the partition fails, naming the files — unless the year is
+    outside the coverage the school's YAML declares (``years``), the way to withdraw one."""
+    school, dataset, year = p.pipeline.school.code, p.dataset, p.year
+    if p.pipeline.datasets[dataset].covers(year) is False:
+        return None
+    previous = conn.execute(
+        "SELECT source_file, sum(rows_read)::BIGINT FROM audit.loads WHERE is_current "
+        "AND school_code = $school AND dataset = $dataset AND academic_year = $year "
+        "GROUP BY ALL ORDER BY ALL",
+        {"school": school, "dataset": dataset, "year": year},
+    ).fetchall()
+    gone = [(f, n) for f, n in previous if f not in present or f in p.emptied]
+    if not gone:
+        return None
+    files = ", ".join(f"{f} ({n} rows)" for f, n in gone)
+    return UnitReport(
+        _new_load_id(),
+        gone[0][0],
+        None,
+        status="failed",
+        error=f"{school}: {dataset} {year}: no export holds rows of {year} any more; its "
+        f"last loads came from {files}: those rows stay. What to do: restore the export (or "
+        f"the year's rows in it); if the school withdrew {year}, leave it out of the "
+        f"dataset's years in the school's YAML, and the next build removes its rows",
+        year=year,
+    )
 
 
 def _write_loads(

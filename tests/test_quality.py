@@ -13,6 +13,7 @@ import pytest
 from imtetl.definitions import defs
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load.build_db import staging_ddl
+from imtetl.load.landing import fetch_landing
 from imtetl.load.staging import stage_school_dataset
 from imtetl.pipeline_config import load_pipelines
 from imtetl.validate.gate import regulated_tuition
@@ -104,12 +105,20 @@ def test_each_bad_file_fails_alone_with_a_clear_message(
 def test_http_500_fails_the_school_and_keeps_its_pages(
     tmp_path: Path, small_landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    conn = _conn(tmp_path)
     with serve_api(small_landing / "imtne", fail_with=500) as (base_url, _):
         monkeypatch.setenv("IMTETL_IMTNE_API_URL", base_url)
-        report = stage_school_dataset(
-            _conn(tmp_path), PIPELINES["IMTNE"], "enrolment", small_landing, KEY, years=(2025,)
+        # the landing step fetches; staging then reads what the landing zone holds
+        _fetched, failures = fetch_landing(
+            conn, PIPELINES["IMTNE"], small_landing, (2025,), datasets=("enrolment",)
         )
-    (failure,) = report.failures
+        report = stage_school_dataset(
+            conn, PIPELINES["IMTNE"], "enrolment", small_landing, KEY, years=(2025,)
+        )
+    (failure,) = failures
+    assert conn.execute("SELECT count(*) FROM audit.loads WHERE status = 'failed'").fetchone() == (
+        1,
+    )
     assert "HTTP 500" in failure.error and "IMTETL_IMTNE_API_URL" in failure.error
     assert report.rows_loaded > 0
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from imtetl.defs.assets.landing import landing_specs
+from imtetl.defs.assets.landing import landing_fetches, landing_specs
 from imtetl.defs.assets.models import model_assets
 from imtetl.defs.assets.national import national_reference
 from imtetl.defs.assets.publish import data_docs, published_warehouse, report
@@ -27,6 +27,7 @@ from imtetl.defs.sensors import landing_sensor
 defs = dg.Definitions(
     assets=[
         *landing_specs,
+        *landing_fetches,
         *staging_assets,
         staging_schools,
         staging_countries,

@@ -4,14 +4,17 @@ national data (fetched alone by the CLI before a build; refreshed and published 
 
 import dagster as dg
 
+from imtetl.defs.assets.landing import LANDING_FETCH_KEYS
 from imtetl.defs.assets.national import NATIONAL_KEYS
 
+#: The landing step of schools with an HTTP API, then their staging.
+LANDING = dg.AssetSelection.assets(*LANDING_FETCH_KEYS)
 STAGING = dg.AssetSelection.assets(
     ["staging", "enrolment"], ["staging", "tuition"], ["staging", "mobility"]
 )
 #: The portal fetch: never inside the school builds, so an unreachable portal cannot stop them.
 NATIONAL = dg.AssetSelection.assets(*NATIONAL_KEYS)
-DOWNSTREAM = dg.AssetSelection.all() - STAGING - NATIONAL
+DOWNSTREAM = dg.AssetSelection.all() - LANDING - STAGING - NATIONAL
 
 build_warehouse = dg.define_asset_job(
     name="build_warehouse",
@@ -24,7 +27,7 @@ build_warehouse = dg.define_asset_job(
 
 load_schools = dg.define_asset_job(
     name="load_schools",
-    selection=STAGING,
+    selection=LANDING | STAGING,
     description="Load school × year partitions into staging only (then run "
     "publish_warehouse once).",
     tags={"imtetl/writes": "warehouse"},

@@ -1,5 +1,7 @@
 """Stage school × year partitions of a dataset: read → map → normalise → gate each
-partition, then replace exactly that school-year's rows in the build database.
+partition, then replace exactly that school-year's rows in the build database. Staging only
+reads the landing zone; HTTP sources are fetched into it before, by the landing step
+(load/landing.py).
 
 A row's partition is its own academic year. A file may hold any number of years: it is read
 once per run and feeds each school-year it holds, one ``audit.loads`` row per file and year
@@ -26,7 +28,7 @@ import polars as pl
 
 from imtetl.load.audit import Load, write_audit
 from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
-from imtetl.read import SourceError, SourceUnit, discover_units, fetch_http_pages, read_unit
+from imtetl.read import SourceError, SourceUnit, discover_units, read_unit
 from imtetl.read.base import ROW
 from imtetl.transform import values
 from imtetl.transform.columns import ORPHAN, match_headers, select_columns
@@ -383,13 +385,8 @@ class _SchoolSource:
         self.fmt = pipeline.format_for(dataset)
         self.years = years
         self.claims, self.owns_unclaimed = shared_file_claims(pipelines, self.school, dataset)
-        #: failures of the school's dataset as a whole (API, discovery), reported once
+        #: failures of the school's dataset as a whole (discovery), reported once
         self.failures: list[UnitReport] = []
-        try:
-            fetch_http_pages(pipeline, dataset, landing, years)
-        except SourceError as exc:
-            # The API failed: record it, then load what the landing zone already holds.
-            self.failures.append(self._failure(exc.source_file, str(exc), None))
         try:
             self.units = discover_units(pipeline, dataset, landing)
         except SourceError as exc:

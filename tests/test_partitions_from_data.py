@@ -350,3 +350,63 @@ datasets:
     assert "all 8 rows were quarantined" in failure.error
     assert "ExpectColumnValuesToBeBetween(annual_fee_eur)" in failure.error
     assert "XT" in failure.error and "xt/fees.csv" in failure.error and "2024" in failure.error
+
+
+def test_a_shared_file_of_several_years_feeds_each_school_year(tmp_path: Path) -> None:
+    # Two schools in one export holding every year (the Évry campus, after a change of
+    # system): each school's rows of each year feed its own partition; a row no school
+    # claims is quarantined by the first school, never dropped.
+    def shared(code: str) -> SchoolPipeline:
+        path = tmp_path / f"{code.lower()}.yaml"
+        path.write_text(
+            f"""
+school: {{code: {code}, name: School {code}}}
+format: {{kind: csv, separator: ";"}}
+datasets:
+  enrolment:
+    files: campus/all.csv
+    filter: {{column: school, equals: {code}}}
+    columns:
+      student_id: id
+      academic_year: year
+      programme_code: programme
+      programme_level: level
+      is_new_entrant: new
+      nationality: nationality
+      admission_route: route
+      study_mode: mode
+      fee_category: fees
+""",
+            encoding="utf-8",
+        )
+        return load_pipeline(path)
+
+    pipelines = {"XA": shared("XA"), "XB": shared("XB")}
+    folder = tmp_path / "landing" / "campus"
+    folder.mkdir(parents=True)
+    lines = [f"school;{HEADER}"]
+    lines += [f"XA;{_row(i, '2023-24')}" for i in range(4)]
+    lines += [f"XB;{_row(i, '2024-25')}" for i in range(3)]
+    lines += [f"XA;{_row(10 + i, '2024-25')}" for i in range(4)]
+    lines += [f"ZZ;{_row(50, '2024-25')}"]
+    (folder / "all.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    conn = _conn(tmp_path)
+    reports = stage_partitions(
+        conn, "enrolment", [(p, y) for p in pipelines.values() for y in (2023, 2024)],
+        tmp_path / "landing", KEY, years=YEARS, pipelines=pipelines, validate=False,
+    )  # fmt: skip
+    assert [u.error for r in reports for u in r.failures] == []
+    counts = conn.execute(
+        "SELECT school_code, academic_year, count(*) FROM staging.enrolment GROUP BY ALL "
+        "ORDER BY ALL"
+    ).fetchall()
+    assert counts == [("XA", 2023, 4), ("XA", 2024, 4), ("XB", 2024, 3)]
+    (reason,) = conn.execute(
+        "SELECT reason FROM audit.quarantine WHERE school_code = 'XA'"
+    ).fetchone()
+    assert "belongs to no configured school: 'ZZ'" in reason
+    _accounting_holds(conn)
+    # every row of the file is in exactly one current load, across both schools
+    assert conn.execute("SELECT sum(rows_read) FROM audit.loads WHERE is_current").fetchone() == (
+        len(lines) - 1,
+    )

@@ -429,12 +429,7 @@ class _SchoolSource:
     # -- which years -------------------------------------------------------------------
     def _known_years(self) -> set[int]:
         """The school-years of this dataset that the build database holds loads for."""
-        rows = self.conn.execute(
-            "SELECT DISTINCT academic_year FROM audit.loads WHERE school_code = $school "
-            "AND dataset = $dataset AND is_current AND academic_year IS NOT NULL",
-            {"school": self.school, "dataset": self.dataset},
-        ).fetchall()
-        return {y for (y,) in rows}
+        return set().union(*self._fed_before().values())
 
     def years_to_stage(self) -> list[int]:
         """Every year the exports hold, or that staging holds rows of (to replace them)."""

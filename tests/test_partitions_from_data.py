@@ -25,14 +25,21 @@ YEARS = (2021, 2022, 2023, 2024, 2025)
 HEADER = "id;year;programme;level;new;nationality;route;mode;fees"
 
 
-def _pipeline(tmp_path: Path, extra: str = "", dataset_extra: str = "") -> SchoolPipeline:
+def _pipeline(
+    tmp_path: Path,
+    extra: str = "",
+    dataset_extra: str = "",
+    *,
+    code: str = "XS",
+    files: str = "xs/*.csv",
+) -> SchoolPipeline:
     text = f"""
-school: {{code: XS, name: Test school}}
+school: {{code: {code}, name: Test school {code}}}
 format: {{kind: csv, separator: ";"}}
 {extra}
 datasets:
   enrolment:
-    files: xs/*.csv
+    files: {files}
 {dataset_extra}
     columns:
       student_id: id
@@ -45,7 +52,7 @@ datasets:
       study_mode: mode
       fee_category: fees
 """
-    path = tmp_path / "xs.yaml"
+    path = tmp_path / f"{code.lower()}.yaml"
     path.write_text(text, encoding="utf-8")
     return load_pipeline(path)
 
@@ -357,29 +364,12 @@ def test_a_shared_file_of_several_years_feeds_each_school_year(tmp_path: Path) -
     # system): each school's rows of each year feed its own partition; a row no school
     # claims is quarantined by the first school, never dropped.
     def shared(code: str) -> SchoolPipeline:
-        path = tmp_path / f"{code.lower()}.yaml"
-        path.write_text(
-            f"""
-school: {{code: {code}, name: School {code}}}
-format: {{kind: csv, separator: ";"}}
-datasets:
-  enrolment:
-    files: campus/all.csv
-    filter: {{column: school, equals: {code}}}
-    columns:
-      student_id: id
-      academic_year: year
-      programme_code: programme
-      programme_level: level
-      is_new_entrant: new
-      nationality: nationality
-      admission_route: route
-      study_mode: mode
-      fee_category: fees
-""",
-            encoding="utf-8",
+        return _pipeline(
+            tmp_path,
+            dataset_extra=f"    filter: {{column: school, equals: {code}}}",
+            code=code,
+            files="campus/all.csv",
         )
-        return load_pipeline(path)
 
     pipelines = {"XA": shared("XA"), "XB": shared("XB")}
     folder = tmp_path / "landing" / "campus"

@@ -388,6 +388,34 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dbt(args: argparse.Namespace) -> int:
+    """Run dbt on the SQL layer (sql/) against the build database, e.g. `imtetl dbt ls`,
+    `imtetl dbt test --select marts`, `imtetl dbt-prepare` first after editing the project."""
+    from imtetl.load import dbt
+    from imtetl.load.build_db import build_lock, connect_build_db
+
+    settings = Settings.from_env()
+    dbt.prepare(settings.sql)
+    if not args.dbt_args:
+        print("imtetl dbt: give a dbt command, e.g. `imtetl dbt ls`", file=sys.stderr)
+        return 2
+    with build_lock(settings):
+        connect_build_db(settings).close()  # the staging and bookkeeping tables exist
+        invocation = dbt.invoke(settings, list(args.dbt_args), quiet=False)
+    return 0 if invocation.success else 1
+
+
+def _cmd_dbt_prepare(args: argparse.Namespace) -> int:
+    """Parse the dbt project once (per deploy) into sql/target/manifest.json."""
+    from imtetl.load import dbt
+
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    path = dbt.prepare(settings.sql, force=True)
+    print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     """Serve the bi views over Quack until interrupted (token from IMTETL_SERVE_TOKEN)."""
     import logging
@@ -442,6 +470,15 @@ def main(argv: list[str] | None = None) -> int:
     docs = commands.add_parser("docs", help="write the Markdown data dictionary")
     docs.add_argument("--out", help="file to write (default: warehouse/data_dictionary.md)")
     docs.set_defaults(func=_cmd_docs)
+    dbt = commands.add_parser(
+        "dbt", help="run dbt on the SQL layer against the build database (e.g. `imtetl dbt ls`)"
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's command and options")
+    dbt.set_defaults(func=_cmd_dbt)
+    prepare = commands.add_parser(
+        "dbt-prepare", help="parse the dbt project into sql/target/manifest.json (per deploy)"
+    )
+    prepare.set_defaults(func=_cmd_dbt_prepare)
     serve = commands.add_parser("serve", help="serve the bi views to remote BI clients (Quack)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=9494)

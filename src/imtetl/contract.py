@@ -602,3 +602,34 @@ def markdown(contract: Contract = CONTRACT) -> list[str]:
             lines.append(f"Rule: {text}" + (f" ({rule.description})." if rule.description else "."))
         lines.append("")
     return lines
+
+
+def dbt_source(contract: Contract = CONTRACT) -> dict:
+    """The staging tables as the dbt source ``staging`` (sql/models/staging/_staging.yml,
+    written by imtetl.load.dbt.write_sources): columns, types and descriptions as the staging
+    DDL has them, and the Dagster asset each table is loaded by."""
+    tables = []
+    for dataset in contract:
+        columns = [
+            {"name": name, "data_type": sql_type, "description": description}
+            for name, sql_type, description in (*LINEAGE_COLUMNS, SCHOOL_COLUMN)
+        ]
+        columns += [
+            {"name": c.staging, "data_type": c.sql_type, "description": column_note(c)}
+            for c in dataset.staging_order
+        ]
+        tables.append(
+            {
+                "name": dataset.name,
+                "description": dataset.description,
+                "meta": {"dagster": {"asset_key": ["staging", dataset.name]}},
+                "columns": columns,
+            }
+        )
+    return {
+        "name": "staging",
+        "schema": "staging",
+        "description": "The schools' datasets, normalised to the contract's codes and types and "
+        "loaded school-year by school-year by the Dagster staging assets (src/imtetl/contract.py).",
+        "tables": tables,
+    }

@@ -1,7 +1,6 @@
 """The one resource every asset uses: where the landing zone, build database and published
 warehouse are (from the environment, see imtetl.settings), and the pseudonym key."""
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from imtetl.load import connect_build_db
+from imtetl.load.build_db import build_lock
 from imtetl.pipeline_config import SchoolPipeline, load_pipelines
 from imtetl.publish.release import recover
 from imtetl.settings import Settings
@@ -54,15 +54,18 @@ class WarehouseResource(dg.ConfigurableResource):
         Holding it, what a killed run left is recovered first: DuckDB replays the build
         database's own WAL when it opens it, and half-written releases and a stale WAL beside
         the published file are removed (imtetl.publish.release.recover)."""
-        settings = self.settings()
-        settings.build_dir.mkdir(parents=True, exist_ok=True)
-        with open(settings.build_dir / "build.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            for path in recover(settings.warehouse):
-                dg.get_dagster_logger().warning(f"removed {path.name}, left by a killed run")
-            conn = connect_build_db(settings)
+        with self.build_lock():
+            conn = connect_build_db(self.settings())
             try:
                 yield conn
             finally:
                 conn.close()
-                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def build_lock(self) -> Iterator[None]:
+        """The build lock alone (dbt opens the build database itself while it is held)."""
+        settings = self.settings()
+        with build_lock(settings):
+            for path in recover(settings.warehouse):
+                dg.get_dagster_logger().warning(f"removed {path.name}, left by a killed run")
+            yield

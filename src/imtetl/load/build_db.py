@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -58,3 +61,18 @@ def staging_ddl(sql_dir: Path) -> str:
     generated from the contract (imtetl.contract.staging_ddl). Idempotent."""
     text = (sql_dir / "staging" / "00_staging.sql").read_text(encoding="utf-8")
     return text.rstrip() + "\n\n-- Generated from imtetl.contract\n" + contract.staging_ddl()
+
+
+@contextmanager
+def build_lock(settings: Settings) -> Iterator[None]:
+    """Hold the build database's lock (``.build/build.lock``, the kernel's: a killed holder
+    releases it with its process). DuckDB admits one writing process per file, so every
+    writer (a Dagster step, the CLI, ``imtetl dbt``) waits here instead of failing on DuckDB's
+    lock."""
+    settings.build_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.build_dir / "build.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -11,12 +11,9 @@
 --   * expected_fee_revenue_eur: each enrolled student contributes the fee of their own
 --     fee_category for that programme and year; a student whose category has no fee row
 --     contributes nothing (0), so the figure is a lower bound when the grid is incomplete.
-CREATE SCHEMA IF NOT EXISTS marts;
-
-CREATE OR REPLACE TABLE marts.international_masters_pricing AS
 WITH masters AS (
     SELECT programme_id, school_code, programme_name, programme_level
-    FROM core.dim_programme
+    FROM {{ ref('dim_programme') }}
     WHERE programme_level IN ('msc', 'mastere_specialise', 'national_master')
 ),
 fees AS (
@@ -25,7 +22,7 @@ fees AS (
         academic_year,
         max(annual_fee_eur) FILTER (WHERE fee_category = 'eu') AS fee_eu_eur,
         max(annual_fee_eur) FILTER (WHERE fee_category = 'non_eu') AS fee_non_eu_eur
-    FROM core.fact_tuition_fee
+    FROM {{ ref('fact_tuition_fee') }}
     GROUP BY programme_id, academic_year
 ),
 enrolment AS (
@@ -37,8 +34,8 @@ enrolment AS (
         count(*) FILTER (WHERE e.fee_category = 'non_eu' AND e.is_new_entrant)
             AS new_entrants_non_eu,
         sum(f.annual_fee_eur) AS expected_fee_revenue_eur
-    FROM core.fact_enrolment AS e
-    LEFT JOIN core.fact_tuition_fee AS f
+    FROM {{ ref('fact_enrolment') }} AS e
+    LEFT JOIN {{ ref('fact_tuition_fee') }} AS f
         ON f.programme_id = e.programme_id
         AND f.academic_year = e.academic_year
         AND f.fee_category = e.fee_category
@@ -109,20 +106,4 @@ SELECT
     CAST(expected_fee_revenue_eur AS DECIMAL(14, 2)) AS expected_fee_revenue_eur,
     programme_level
 FROM in_cents
-ORDER BY school_code, programme_id, academic_year;
-
-COMMENT ON TABLE marts.international_masters_pricing IS 'Pricing of IMT master''s-level programmes (levels msc, mastere_specialise, national_master): one row per school, programme and academic year in which the programme has a published fee or enrolled students. Gives EU and non-EU fees, the non-EU premium, its year-on-year change, the programme''s rank by non-EU fee, enrolment and the tuition revenue those enrolments imply.';
-COMMENT ON COLUMN marts.international_masters_pricing.school_code IS 'School offering the programme (see core.dim_school).';
-COMMENT ON COLUMN marts.international_masters_pricing.programme_id IS 'Programme, school_code || '':'' || programme_code (see core.dim_programme).';
-COMMENT ON COLUMN marts.international_masters_pricing.programme_name IS 'Programme name (from core.dim_programme: its most recent name).';
-COMMENT ON COLUMN marts.international_masters_pricing.academic_year IS 'Academic year as its starting calendar year (2024 = 2024-25).';
-COMMENT ON COLUMN marts.international_masters_pricing.fee_eu_eur IS 'Annual fee in euros for the eu category (EU/EEA/Swiss nationals) that year, DECIMAL(10,2); NULL when the school published no EU fee.';
-COMMENT ON COLUMN marts.international_masters_pricing.fee_non_eu_eur IS 'Annual fee in euros for the non_eu category that year, DECIMAL(10,2); NULL when the school published no non-EU fee.';
-COMMENT ON COLUMN marts.international_masters_pricing.non_eu_premium_eur IS 'fee_non_eu_eur minus fee_eu_eur, in euros: what a non-EU student pays on top of an EU student. NULL when either fee is missing.';
-COMMENT ON COLUMN marts.international_masters_pricing.fee_non_eu_change_pct IS 'Change of the non-EU fee against the same programme''s previous academic year present in this table, in percent: 100 * (fee - previous fee) / previous fee, rounded half away from zero to 2 decimals (exact decimal arithmetic). NULL for the programme''s first year, or when this year''s or the previous year''s non-EU fee is missing (or zero).';
-COMMENT ON COLUMN marts.international_masters_pricing.non_eu_fee_rank IS 'Rank of the programme''s non-EU fee among all IMT programmes of the same programme_level and academic year: 1 = most expensive; equal fees share a rank and the next rank is skipped (SQL RANK). NULL when the programme has no non-EU fee that year.';
-COMMENT ON COLUMN marts.international_masters_pricing.enrolled IS 'Number of students enrolled in the programme that academic year (all fee categories, new and continuing).';
-COMMENT ON COLUMN marts.international_masters_pricing.enrolled_non_eu IS 'Number of enrolled students in the non_eu fee category that year.';
-COMMENT ON COLUMN marts.international_masters_pricing.new_entrants_non_eu IS 'Number of students in the non_eu fee category who entered the programme that year (is_new_entrant).';
-COMMENT ON COLUMN marts.international_masters_pricing.expected_fee_revenue_eur IS 'Tuition revenue implied by enrolment, in euros, DECIMAL(14,2): the sum over that year''s enrolled students of the programme''s fee for each student''s own fee_category. A student whose category has no published fee contributes nothing, so the figure understates revenue when the fee grid is incomplete; 0 when nobody is enrolled. Ignores waivers and scholarships.';
-COMMENT ON COLUMN marts.international_masters_pricing.programme_level IS 'Level of the programme (from core.dim_programme): msc, mastere_specialise or national_master. Ranks are computed within a level.';
+ORDER BY school_code, programme_id, academic_year

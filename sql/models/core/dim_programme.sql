@@ -7,19 +7,16 @@
 --     NULL names last). If the winning row has no name, the name falls back to the most
 --     recent row (same ordering) that has one.
 --   * teaching_language: the most recent tuition row that states one (ties: alphabetical).
-CREATE SCHEMA IF NOT EXISTS core;
-
-CREATE OR REPLACE TABLE core.dim_programme AS
 WITH appearances AS (
     SELECT DISTINCT
         school_code, programme_code, academic_year, programme_name, programme_level,
         0 AS source_priority                       -- tuition preferred at equal year
-    FROM staging.tuition
+    FROM {{ source('staging', 'tuition') }}
     UNION ALL
     SELECT DISTINCT
         school_code, programme_code, academic_year, programme_name, programme_level,
         1 AS source_priority
-    FROM staging.enrolment
+    FROM {{ source('staging', 'enrolment') }}
 ),
 ordered AS (
     SELECT
@@ -51,7 +48,7 @@ languages AS (
             PARTITION BY school_code, programme_code
             ORDER BY academic_year DESC, teaching_language
         ) AS language_rank
-    FROM staging.tuition
+    FROM {{ source('staging', 'tuition') }}
     WHERE teaching_language IS NOT NULL
 )
 SELECT
@@ -75,15 +72,4 @@ LEFT JOIN languages AS lang
     ON lang.school_code = latest.school_code AND lang.programme_code = latest.programme_code
     AND lang.language_rank = 1
 WHERE latest.recency_rank = 1
-ORDER BY programme_id;
-
-COMMENT ON TABLE core.dim_programme IS 'Programmes of study: one row per programme of a school (key programme_id), for every programme that appears in an enrolment or tuition export. Name and level are those of the programme''s most recent academic year (the fee grid wins over enrolment at equal year).';
-COMMENT ON COLUMN core.dim_programme.programme_id IS 'Primary key. school_code || '':'' || programme_code, e.g. ''IMTA:MSC-CYBER''. Unique across IMT; used by every fact and mart.';
-COMMENT ON COLUMN core.dim_programme.school_code IS 'School offering the programme (see core.dim_school).';
-COMMENT ON COLUMN core.dim_programme.programme_code IS 'The school''s own code for the programme, as exported (unique only within the school).';
-COMMENT ON COLUMN core.dim_programme.programme_name IS 'Programme name from its most recent academic year (tuition grid preferred over enrolment at equal year, alphabetical on ties); falls back to the most recent non-empty name. NULL when no export ever named it.';
-COMMENT ON COLUMN core.dim_programme.programme_level IS 'Level of the programme in its most recent academic year: bachelor, engineering (diplôme d''ingénieur), msc (international master''s tracks and MSc), mastere_specialise, national_master, phd, exchange or other.';
-COMMENT ON COLUMN core.dim_programme.teaching_language IS 'Main teaching language, ISO 639-1 (fr, en), from the most recent tuition row that states one; NULL when no tuition row gives it.';
-COMMENT ON COLUMN core.dim_programme.is_international_track IS 'TRUE when programme_level = ''msc'' or teaching_language = ''en''; FALSE otherwise (including when the language is unknown and the level is not msc).';
-COMMENT ON COLUMN core.dim_programme.first_academic_year IS 'First academic year (starting calendar year, 2024 = 2024-25) in which the programme appears in enrolment or tuition exports.';
-COMMENT ON COLUMN core.dim_programme.last_academic_year IS 'Last academic year (starting calendar year, 2024 = 2024-25) in which the programme appears in enrolment or tuition exports.';
+ORDER BY programme_id

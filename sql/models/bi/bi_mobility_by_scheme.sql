@@ -1,0 +1,18 @@
+-- bi.mobility_by_scheme: stays by school, year, direction and scheme, aggregated over partner
+-- countries from marts.mobility_flows BEFORE masking; then counts of 1 to 10 are masked.
+{{ config(alias='mobility_by_scheme') }}
+
+WITH schemes AS (
+    SELECT school_code, academic_year, direction, scheme, sum(stays) AS stays,
+           sum(total_months) AS total_months
+    FROM {{ ref('mobility_flows') }}
+    GROUP BY ALL
+), flagged AS (
+    SELECT *, coalesce(stays BETWEEN 1 AND 10, false) AS masked FROM schemes
+)
+SELECT
+    school_code, academic_year, direction, scheme,
+    CASE WHEN masked THEN NULL ELSE stays END::BIGINT AS stays,
+    CASE WHEN masked THEN NULL ELSE total_months END AS total_months,
+    masked
+FROM flagged

@@ -140,15 +140,23 @@ def load_manifest(sql_dir: Path) -> Any:
         return cached[1]
     from dbt.contracts.graph.manifest import Manifest, WritableManifest
 
-    manifest = Manifest.from_writable_manifest(
-        WritableManifest.read_and_check_versions(str(path))
-    )
+    manifest = Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
     _MANIFESTS[str(path)] = (stamp, manifest)
     return manifest
 
 
 def manifest_json(sql_dir: Path) -> dict:
     return json.loads(manifest_path(sql_dir).read_text(encoding="utf-8"))
+
+
+def relations(sql_dir: Path) -> list[tuple[str, str, str]]:
+    """(schema, table, materialization) of every model of the prepared project, in order."""
+    manifest = manifest_json(sql_dir)
+    return sorted(
+        (node["schema"], node.get("alias") or node["name"], node["config"]["materialized"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("enabled", True)
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -229,9 +237,7 @@ def record_built(conn: duckdb.DuckDBPyConnection, fact: IncrementalFact, plan: P
                 "INSERT INTO build_state.publish_pending VALUES (?, ?, ?, false)",
                 [fact.relation, school, year],
             )
-        conn.execute(
-            "DELETE FROM build_state.changed_partitions WHERE dataset = ?", [fact.dataset]
-        )
+        conn.execute("DELETE FROM build_state.changed_partitions WHERE dataset = ?", [fact.dataset])
         conn.execute(
             "INSERT OR REPLACE INTO build_state.models VALUES (?, ?, now())",
             [fact.relation, fact.checksum],
@@ -325,10 +331,11 @@ def invoke(
                 [
                     *command,
                     *_common_args(sql_dir, work),
-                    "--target-path", str(work),
+                    "--target-path",
+                    str(work),
                     *(["--quiet"] if quiet else []),
                     *rest,
-                ]  # fmt: skip
+                ]
             )
         finally:
             _close_duckdb()
@@ -356,9 +363,7 @@ def _close_duckdb() -> None:
             environment.close()
 
 
-def stream(
-    settings: Settings, args: list[str]
-) -> Iterator[dict | Invocation]:
+def stream(settings: Settings, args: list[str]) -> Iterator[dict | Invocation]:
     """:func:`invoke` in a thread: yields each event dict as dbt emits it, then the
     Invocation (so a Dagster step can report progress while dbt runs)."""
     import queue

@@ -904,7 +904,7 @@ def _write_loads(
         if known:  # else nothing of this scope was ever loaded: nothing to replace
             _replace(conn, dataset, school, replaced, year)
         write_audit(conn, loads, q_all, run_id)
-        # the core facts update these school-years (load/sql_models.py)
+        # the incremental facts update these school-years (sql/macros/incremental.sql)
         if year is not None and (reports or replaced):
             conn.execute(
                 "INSERT INTO build_state.changed_partitions VALUES ($dataset, $school, $year)",

@@ -4,8 +4,8 @@ Run on each release before it is renamed over the published path (so a release t
 it is never published), by ``imtetl check`` on the published file, and by the fault-injection
 tests after every kill. The checks:
 
-- every contract table (the SQL models, ``audit.loads``, ``audit.quarantine``) and every
-  ``bi`` view is present;
+- every contract table (the dbt models of sql/, ``audit.loads``, ``audit.quarantine``) and
+  every ``bi`` view is present;
 - ``rows_read = rows_loaded + rows_quarantined`` for every load;
 - no partition is half-written: each current load has exactly ``rows_loaded`` rows in its
   fact table and ``rows_quarantined`` rows in ``audit.quarantine``, every fact row belongs
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from imtetl.load.sql_models import MODEL_FILES
+from imtetl.load.dbt import relations
+from imtetl.settings import Settings
 
 #: The fact table each dataset's loads fill.
 FACTS = {
@@ -34,18 +35,26 @@ class IntegrityError(RuntimeError):
 
 
 def bi_views(sql_dir: Path) -> list[str]:
-    """The ``bi`` views the SQL files under ``sql/bi`` create (``00_*`` set up the schema)."""
-    folder = sql_dir / "bi"
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.sql") if not p.stem[:1].isdigit())
+    """The ``bi`` views of the dbt project (its models under models/bi)."""
+    return [name for schema, name, kind in relations(sql_dir) if schema == "bi" and kind == "view"]
+
+
+def model_tables(sql_dir: Path | None = None) -> list[tuple[str, str]]:
+    """The tables of the dbt project (core, marts), of ``sql_dir`` or the settings' project."""
+    sql_dir = sql_dir or Settings.from_env().sql
+    return [(schema, name) for schema, name, kind in relations(sql_dir) if kind != "view"]
 
 
 def check_integrity(
-    conn: duckdb.DuckDBPyConnection, *, database: str | None = None, views: list[str] = ()
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    database: str | None = None,
+    views: list[str] = (),
+    tables: list[tuple[str, str]] | None = None,
 ) -> list[str]:
     """Problems found in ``database`` (default: the connection's current database);
-    an empty list means the state is whole."""
+    an empty list means the state is whole. ``tables``: the model tables that must be there
+    (default: those of the dbt project, :func:`model_tables`)."""
     db = database or conn.execute("SELECT current_database()").fetchone()[0]
     present = {
         (schema, name)
@@ -58,7 +67,11 @@ def check_integrity(
     }
     missing = [
         f"{schema}.{table}"
-        for schema, table in (*MODEL_FILES, *AUDIT_TABLES, *(("bi", v) for v in views))
+        for schema, table in (
+            *(model_tables() if tables is None else tables),
+            *AUDIT_TABLES,
+            *(("bi", v) for v in views),
+        )
         if (schema, table) not in present
     ]
     if missing:
@@ -113,12 +126,14 @@ def check_integrity(
     return problems
 
 
-def check_file(path: Path, *, views: list[str] = ()) -> list[str]:
+def check_file(
+    path: Path, *, views: list[str] = (), tables: list[tuple[str, str]] | None = None
+) -> list[str]:
     """Open ``path`` read-only (as readers do) and check it."""
     if not path.exists():
         return [f"no warehouse at {path}"]
     try:
         with duckdb.connect(str(path), read_only=True) as conn:
-            return check_integrity(conn, views=views)
+            return check_integrity(conn, views=views, tables=tables)
     except duckdb.Error as exc:
         return [f"{path} cannot be read: {type(exc).__name__}: {exc}"]

@@ -29,8 +29,8 @@ from imtetl.publish.integrity import IntegrityError, check_file
 from imtetl.validate.evaluate import school_years_filter
 
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
-#: Facts a release can update for the school-years that changed (see load/sql_models.py).
-INCREMENTAL_TABLES = ("core.fact_enrolment", "core.fact_tuition_fee", "core.fact_mobility")
+#: The views of the build database a release recreates (over its own copies of the tables).
+VIEW_SCHEMAS = ("bi",)
 _TMP_SUFFIX = ".publishing"
 
 
@@ -108,13 +108,15 @@ def publish_release(
     *,
     views_sql: list[Path] | None = None,
 ) -> Release:
-    """Copy core, marts and audit from the open build database into a new release and
-    rename it over ``warehouse``. ``views_sql`` files are run inside the release (BI views).
+    """Copy core, marts and audit from the open build database into a new release, recreate
+    the build database's bi views in it (their SQL names no database, so they read the
+    release's tables) with their comments, and rename it over ``warehouse``. ``views_sql``
+    files, if any, are run inside the release after that.
 
     When the published file is the one the last publish wrote, the release starts as a copy
-    of it (a file copy, at disk speed) and the core facts get only the school-years that
-    changed since (build_state.publish_pending); the smaller tables are copied whole. Else
-    every table is copied into a new file."""
+    of it (a file copy, at disk speed) and the incremental facts (build_state.models) get
+    only the school-years that changed since (build_state.publish_pending); the other tables
+    are copied whole. Else every table is copied into a new file."""
     started = time.perf_counter()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_releases(warehouse)
@@ -131,6 +133,20 @@ def publish_release(
         "WHERE database_name = $db AND schema_name IN ('core', 'marts', 'audit') "
         "AND comment IS NOT NULL ORDER BY schema_name, table_name, column_index",
         {"db": source},
+    ).fetchall()
+    views = build.execute(
+        "SELECT schema_name, view_name, sql, comment FROM duckdb_views() "
+        "WHERE database_name = $db AND NOT internal AND list_contains($schemas, schema_name) "
+        "ORDER BY schema_name, view_name",
+        {"db": source, "schemas": list(VIEW_SCHEMAS)},
+    ).fetchall()
+    view_columns = build.execute(
+        "SELECT c.schema_name, c.table_name, c.column_name, c.comment FROM duckdb_columns() c "
+        "JOIN duckdb_views() v ON v.database_name = c.database_name "
+        "AND v.schema_name = c.schema_name AND v.view_name = c.table_name "
+        "WHERE c.database_name = $db AND list_contains($schemas, c.schema_name) "
+        "AND c.comment IS NOT NULL ORDER BY ALL",
+        {"db": source, "schemas": list(VIEW_SCHEMAS)},
     ).fetchall()
     deltas = _deltas(build, warehouse)
     counts: dict[str, int] = {}
@@ -176,13 +192,13 @@ def publish_release(
                 build.execute(
                     f'COMMENT ON COLUMN release.{schema}."{table}"."{column}" IS {_quote(comment)}'
                 )
-        if views_sql:
-            build.execute("USE release")
-            try:
-                for path in views_sql:
-                    build.execute(path.read_text(encoding="utf-8"))
-            finally:
-                build.execute(f"USE {source}")
+        build.execute("USE release")
+        try:
+            _recreate_views(build, views, view_columns)
+            for path in views_sql or []:
+                build.execute(path.read_text(encoding="utf-8"))
+        finally:
+            build.execute(f"USE {source}")
         build.execute("CHECKPOINT release")
     except BaseException:
         build.execute("DETACH release")
@@ -192,8 +208,9 @@ def publish_release(
     try:
         if tmp.with_name(tmp.name + ".wal").exists():
             raise IntegrityError(f"the release {tmp} left a WAL after its checkpoint")
-        views = [p.stem for p in views_sql or [] if not p.stem[:1].isdigit()]
-        if problems := check_file(tmp, views=views):
+        expected_views = [name for schema, name, _, _ in views if schema == "bi"]
+        expected_tables = [(s, t) for s, t, _ in tables if s in ("core", "marts")]
+        if problems := check_file(tmp, views=expected_views, tables=expected_tables):
             raise IntegrityError(
                 "the new release is not whole, the published warehouse is left as it was: "
                 + "; ".join(problems)
@@ -216,6 +233,42 @@ def publish_release(
     )
 
 
+def _recreate_views(
+    release: duckdb.DuckDBPyConnection, views: list[tuple], columns: list[tuple]
+) -> None:
+    """Create ``views`` (schema, name, sql, comment) in the current database (the release),
+    dropping its views of those schemas that the build no longer has; a view over another
+    view waits for it."""
+    wanted = {(schema, name) for schema, name, _, _ in views}
+    for schema in VIEW_SCHEMAS:
+        release.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for schema, name in release.execute(
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = "
+        "current_database() AND NOT internal AND list_contains($schemas, schema_name)",
+        {"schemas": list(VIEW_SCHEMAS)},
+    ).fetchall():
+        if (schema, name) not in wanted:
+            release.execute(f'DROP VIEW {schema}."{name}"')
+    pending = list(views)
+    while pending:
+        failed, error = [], None
+        for view in pending:
+            schema, name, sql, comment = view
+            try:
+                release.execute(sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
+            except duckdb.CatalogException as exc:  # it reads a view not created yet
+                failed.append(view)
+                error = exc
+                continue
+            if comment:
+                release.execute(f'COMMENT ON VIEW {schema}."{name}" IS {_quote(comment)}')
+        if len(failed) == len(pending):
+            raise IntegrityError(f"the bi views cannot be recreated in the release: {error}")
+        pending = failed
+    for schema, name, column, comment in columns:
+        release.execute(f'COMMENT ON COLUMN {schema}."{name}"."{column}" IS {_quote(comment)}')
+
+
 def _identity(path: Path) -> tuple[int, int, int]:
     stat = path.stat()
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
@@ -233,7 +286,10 @@ def _deltas(build: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, list
     ).fetchone()
     if known is None or tuple(known) != _identity(warehouse):
         return None
-    deltas: dict[str, list] = {table: [] for table in INCREMENTAL_TABLES}
+    incremental = [
+        row[0] for row in build.execute("SELECT table_name FROM build_state.models").fetchall()
+    ]
+    deltas: dict[str, list] = {table: [] for table in incremental}
     for table, school, year, whole in build.execute(
         "SELECT DISTINCT table_name, school_code, academic_year, whole "
         "FROM build_state.publish_pending ORDER BY ALL"

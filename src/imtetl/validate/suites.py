@@ -124,33 +124,3 @@ def _between(column: str, bounds: Range | None, reported: str) -> Expect:
         {"column": column, "min_value": bounds.min, "max_value": bounds.max},
         column=reported,
     )
-
-
-def core_suite(table: str, programme_ids: list[str]) -> list[Expect]:
-    """Relationships and cross-dataset rules on the core facts (whole-warehouse checks)."""
-    if table == "fact_enrolment":
-        return [
-            _in_set("programme_id", programme_ids),
-            Expect(
-                "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["student_key", "programme_id", "academic_year"]},
-            ),
-        ]
-    if table == "fact_tuition_fee":
-        return [
-            _in_set("programme_id", programme_ids),
-            Expect(
-                "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["programme_id", "academic_year", "fee_category"]},
-            ),
-        ]
-    if table == "enrolled_programme_fees":  # one row per enrolled programme, year, category
-        return [_in_set("has_fee", [True])]
-    if table == "fact_mobility":
-        return [
-            Expect(
-                "ExpectColumnPairValuesAToBeGreaterThanB",
-                {"column_A": "end_date", "column_B": "start_date", "or_equal": True},
-            )
-        ]
-    raise KeyError(table)

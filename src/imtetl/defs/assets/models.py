@@ -1,101 +1,181 @@
-"""The contract's core and marts tables, each built from its SQL file under sql/."""
+"""The SQL layer as Dagster assets: every model of the dbt project under sql/ is an asset
+(groups core, marts and bi, keyed by schema and table), every dbt test an asset check, loaded
+with dagster-dbt from the manifest prepared once per deploy (imtetl.load.dbt.prepare).
+
+dbt runs in this process (dbtRunner, with that manifest: no parse, no subprocess); its
+structured events are turned into Dagster events by dagster-dbt's own translation
+(DbtCoreCliEventMessage), as `DbtCliResource.cli(...).stream()` would from a subprocess.
+A failing error-severity test is a failing blocking check: nothing downstream of it runs,
+the publish included, and readers keep the previous warehouse."""
+
+
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_subset_selection_for_context
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
-from imtetl.load import MODEL_FILES, run_model
-from imtetl.validate.core_checks import checks_for, run_core_check, unpublished_scope
-from imtetl.validate.gx_runner import save_result
+from imtetl.load import dbt
+from imtetl.load.build_db import connect_build_db
+from imtetl.settings import Settings
 
-#: Upstream assets of each model, for the lineage graph.
-DEPS: dict[str, list[str]] = {
-    "core/dim_school": ["staging/schools"],
-    "core/dim_country": ["staging/countries"],
-    "core/regulated_tuition": ["staging/regulated_tuition"],
-    "core/dim_programme": ["staging/enrolment", "staging/tuition"],
-    "core/fact_enrolment": ["staging/enrolment", "core/dim_programme"],
-    # fact_enrolment too: its check compares enrolled programmes with their fees
-    "core/fact_tuition_fee": ["staging/tuition", "core/dim_programme", "core/fact_enrolment"],
-    "core/fact_mobility": ["staging/mobility", "core/dim_school", "core/dim_country"],
-    "marts/international_masters_pricing": [
-        "core/fact_tuition_fee", "core/fact_enrolment", "core/dim_programme",
-    ],
-    "marts/foreign_intake": ["core/fact_enrolment", "core/dim_country", "core/dim_programme"],
-    "marts/recruitment_routes": ["core/fact_enrolment"],
-    "marts/mobility_flows": ["core/fact_mobility"],
-    "marts/national_comparison": [
-        "national/institutions", "national/enrolment_statistics",
-        "core/fact_enrolment", "core/dim_programme", "core/dim_school",
-    ],
-}  # fmt: skip
+#: Unit tests of the marts run in the test suite (`imtetl dbt test --select test_type:unit`),
+#: not in every build: they check the SQL, not the data.
+EXCLUDE = "test_type:unit"
+_NODE_RESULTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
 
 
-def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
-    name = f"{schema}/{table}"
+class Translator(DagsterDbtTranslator):
+    """Models keyed [schema, table] as the warehouse names them (core/fact_enrolment,
+    bi/foreign_intake), grouped by schema; sources keyed by their meta.dagster.asset_key (the
+    staging and national assets that load them)."""
 
-    checks = checks_for(table) if schema == "core" else []
-    key = dg.AssetKey([schema, table])
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            table = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+            return dg.AssetKey([dbt_resource_props["schema"], table])
+        return super().get_asset_key(dbt_resource_props)
 
-    @dg.asset(
-        key=key,
-        deps=[dg.AssetKey(dep.split("/")) for dep in DEPS[name]],
-        group_name=schema,
-        kinds={"duckdb", "sql"},
-        owners=["team:data-engineering"],
-        pool="warehouse",
-        retry_policy=TRANSIENT_RETRY,
-        description=f"{schema}.{table}, built by sql/{schema}/{table}.sql (see its comments).",
-        check_specs=[
-            dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=c.blocking)
-            for c in checks
-        ],
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["schema"]
+        return super().get_group_name(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:data-engineering"]
+
+
+TRANSLATOR = Translator()
+SQL_DIR = Settings.from_env().sql
+MANIFEST_PATH = dbt.prepare(SQL_DIR)
+PROJECT = DbtProject(project_dir=SQL_DIR, profiles_dir=SQL_DIR)
+
+
+@dbt_assets(
+    manifest=MANIFEST_PATH,
+    project=PROJECT,
+    dagster_dbt_translator=TRANSLATOR,
+    exclude=EXCLUDE,
+    name="sql_models",
+    pool="warehouse",
+    retry_policy=TRANSIENT_RETRY,
+)
+def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
+    settings = warehouse.settings()
+    manifest = dbt.manifest_json(settings.sql)
+    args, indirect = get_subset_selection_for_context(
+        context, manifest, None, EXCLUDE, None, TRANSLATOR, None
     )
-    def model(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        settings = warehouse.settings()
-        results = []
-        with warehouse.build_db() as conn:
-            built: dict = {}
-            rows = run_model(conn, settings.sql, schema, table, built)
-            preview = conn.execute(f"SELECT * FROM {schema}.{table} LIMIT 5").pl()
-            for check in checks:
-                scope = unpublished_scope(conn, check)
-                outcome = run_core_check(conn, check, scope)
-                save_result(outcome, settings.validations_dir, check.name)
-                results.append(
-                    dg.AssetCheckResult(
-                        check_name=check.name,
-                        passed=outcome.success,
-                        severity=dg.AssetCheckSeverity.ERROR
-                        if check.blocking
-                        else dg.AssetCheckSeverity.WARN,
-                        metadata={
-                            "rows_checked": outcome.rows_checked,
-                            "school_years_checked": "all"
-                            if scope is None
-                            else ", ".join(f"{s} {y or 'all'}" for s, y in scope),
-                            "failing_expectations": dg.MetadataValue.json(outcome.summary()),
-                            "failing_rows": dg.MetadataValue.json(
-                                [list(r) for o in outcome.failed for r in o.rows[:10]]
-                            ),
-                        },
-                    )
+    if indirect:
+        args += ["--indirect-selection", indirect]
+    facts = dbt.incremental_facts(manifest)
+    selected = _selected_unique_ids(context, manifest)
+    events: list = []
+    failures: list[str] = []
+    with warehouse.build_lock():
+        with _build_db(settings) as conn:
+            plan = dbt.plan_incremental(conn, facts, selected)
+        invocation = None
+        for item in dbt.stream(settings, ["build", *args]):
+            if isinstance(item, dbt.Invocation):
+                invocation = item
+                continue
+            name = item["info"]["name"]
+            if name in _NODE_RESULTS and "node_info" in item["data"]:
+                context.log.info(item["info"]["msg"])
+                status = item["data"]["node_info"].get("node_status")
+                if name != "LogTestResult" and status == "error":
+                    failures.append(item["info"]["msg"])
+            elif item["info"]["level"] == "error":
+                context.log.error(item["info"]["msg"])
+            message = DbtCoreCliEventMessage(raw_event=item, event_history_metadata={})
+            events.extend(
+                message.to_default_asset_events(
+                    manifest, TRANSLATOR, context, settings.build_dir / "dbt", PROJECT
                 )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": rows,
-                **({"rebuilt_whole": built["rebuilt"]} if "rebuilt" in built else {}),
-                **(
-                    {"school_years_updated": dg.MetadataValue.json(built["school_years_updated"])}
-                    if built.get("school_years_updated")
-                    else {}
-                ),
-                "preview": dg.MetadataValue.md(preview.to_pandas().to_markdown(index=False)),
-            },
-            check_results=results,
+            )
+        assert invocation is not None
+        if invocation.exception is not None:
+            raise dg.Failure(f"dbt could not run: {invocation.exception}")
+        built = {r.node.unique_id for r in invocation.results if str(r.status) == "success"}
+        with _build_db(settings) as conn:
+            for unique_id, fact in facts.items():
+                if unique_id in built:
+                    dbt.record_built(conn, fact, plan)
+            extra = _model_metadata(conn, manifest, built, plan)
+    context.log.info(
+        f"dbt build: {invocation.seconds:.2f} s, the first model after "
+        f"{invocation.startup_seconds or 0:.2f} s"
+    )
+    for event in events:
+        if isinstance(event, dg.Output):
+            unique_id = event.metadata.get("unique_id")
+            more = extra.get(unique_id.value if unique_id else None, {})
+            yield dg.Output(
+                value=event.value,
+                output_name=event.output_name,
+                metadata={**event.metadata, **more, "dbt_seconds": invocation.seconds},
+            )
+        else:
+            yield event
+    if failures:
+        raise dg.Failure(
+            "dbt could not build every model: " + "; ".join(failures),
+            metadata={"dbt_seconds": invocation.seconds},
         )
 
-    return model
+
+class _build_db:
+    """The pipeline's own connection to the build database, inside the build lock."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def __enter__(self):
+        self.conn = connect_build_db(self.settings)
+        return self.conn
+
+    def __exit__(self, *exc):
+        self.conn.close()
 
 
-model_assets = [_model_asset(schema, table) for schema, table in MODEL_FILES]
+def _selected_unique_ids(context: dg.AssetExecutionContext, manifest: dict) -> set[str]:
+    selected = context.selected_asset_keys
+    return {
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in selected
+    }
+
+
+def _model_metadata(conn, manifest: dict, built: set[str], plan: dbt.Plan) -> dict[str, dict]:
+    """Row counts, a preview and (incremental facts) how each built table was updated."""
+    extra: dict[str, dict] = {}
+    for unique_id in built:
+        node = manifest["nodes"].get(unique_id)
+        if node is None or node["resource_type"] != "model":
+            continue
+        relation = f'{node["schema"]}."{node.get("alias") or node["name"]}"'
+        meta: dict[str, Any] = {}
+        if node["config"].get("materialized") != "view":
+            meta["dagster/row_count"] = conn.execute(f"SELECT count(*) FROM {relation}").fetchone()[
+                0
+            ]
+            preview = conn.execute(f"SELECT * FROM {relation} LIMIT 5").pl()
+            meta["preview"] = dg.MetadataValue.md(preview.to_pandas().to_markdown(index=False))
+        described = plan.describe(unique_id)
+        if described:
+            meta["rebuilt_whole"] = described["rebuilt_whole"]
+            if described["school_years_updated"]:
+                meta["school_years_updated"] = dg.MetadataValue.json(
+                    described["school_years_updated"]
+                )
+        extra[unique_id] = meta
+    return extra
+
+
+model_assets = [sql_models]

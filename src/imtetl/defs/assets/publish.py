@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from imtetl.defs.assets.models import sql_models
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
-from imtetl.load import MODEL_FILES
 from imtetl.load.deliveries import write_deliveries
 from imtetl.publish import publish_release
 from imtetl.publish.data_docs import build_data_docs
@@ -13,7 +13,7 @@ from imtetl.publish.report import render_report
 
 @dg.asset(
     key=dg.AssetKey(["published_warehouse"]),
-    deps=[dg.AssetKey([schema, table]) for schema, table in MODEL_FILES],
+    deps=sorted(sql_models.keys),
     group_name="publish",
     kinds={"duckdb"},
     retry_policy=TRANSIENT_RETRY,
@@ -32,10 +32,7 @@ def published_warehouse(
         if missing:
             context.log.warning(f"{missing} missing deliveries: see audit.deliveries")
         conn.execute((settings.sql / "audit" / "comments.sql").read_text(encoding="utf-8"))
-        views = (
-            sorted((settings.sql / "bi").glob("*.sql")) if (settings.sql / "bi").is_dir() else []
-        )
-        release = publish_release(conn, settings.warehouse, views_sql=views)
+        release = publish_release(conn, settings.warehouse)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(release.path)),

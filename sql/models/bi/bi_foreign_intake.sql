@@ -14,7 +14,7 @@ SELECT
     CASE WHEN masked THEN NULL ELSE new_entrants END AS new_entrants,
     CASE WHEN masked THEN NULL ELSE international_mobility_entrants END
         AS international_mobility_entrants,
-    CASE WHEN masked THEN NULL ELSE share_of_new_entrants END AS share_of_new_entrants,
+    CASE WHEN masked THEN NULL ELSE round(share_of_new_entrants, 4) END AS share_of_new_entrants,
     CASE WHEN masked THEN NULL ELSE new_entrants_prev_year END AS new_entrants_prev_year,
     masked
 FROM flagged

@@ -10,6 +10,9 @@ SELECT
     CASE WHEN masked THEN NULL ELSE stays END AS stays,
     CASE WHEN masked THEN NULL ELSE students END AS students,
     CASE WHEN masked THEN NULL ELSE total_months END AS total_months,
-    CASE WHEN masked THEN NULL ELSE avg_duration_months END AS avg_duration_months,
+    -- total_months / stays rounded half away from zero to 1 decimal, in integer arithmetic
+    CASE WHEN masked THEN NULL ELSE
+        {{ round_half_away('CAST(total_months * 10 AS BIGINT)', '10 * stays', 1, 5) }}
+    END AS avg_duration_months,
     masked
 FROM flagged

@@ -21,10 +21,10 @@ SELECT
     CASE WHEN masked THEN NULL ELSE students END AS students,
     CASE WHEN masked THEN NULL ELSE international_mobility_students END
         AS international_mobility_students,
-    CASE WHEN masked THEN NULL ELSE international_mobility_share END
+    CASE WHEN masked THEN NULL ELSE round(international_mobility_share, 4) END
         AS international_mobility_share,
     CASE WHEN masked THEN NULL ELSE engineering_students END AS engineering_students,
-    CASE WHEN masked THEN NULL ELSE engineering_share END AS engineering_share,
+    CASE WHEN masked THEN NULL ELSE round(engineering_share, 4) END AS engineering_share,
     CASE WHEN masked THEN NULL ELSE mobility_share_rank END AS mobility_share_rank,
     ranked_in_year, national_schools_in_year, counted_in_parent, is_epe_component, source,
     masked

@@ -36,7 +36,8 @@ SELECT
     c.world_region,
     CAST(n.new_entrants AS BIGINT) AS new_entrants,
     CAST(n.international_mobility_entrants AS BIGINT) AS international_mobility_entrants,
-    round(CAST(n.new_entrants AS DOUBLE) / lvl.new_entrants, 4) AS share_of_new_entrants,
+    -- exact fraction (DOUBLE), not rounded: bi.foreign_intake rounds it for presentation
+    CAST(n.new_entrants AS DOUBLE) / lvl.new_entrants AS share_of_new_entrants,
     CAST(
         CASE WHEN prev_lvl.new_entrants IS NOT NULL THEN coalesce(prev.new_entrants, 0) END
         AS BIGINT

@@ -4,8 +4,10 @@
 -- in every year where the programme has a fee row or at least one enrolled student.
 -- Rules:
 --   * fee_non_eu_change_pct compares with the programme's previous row in this mart (LAG over
---     its academic years in order), NULL for its first year or when either fee is NULL/zero;
---     computed in exact integer arithmetic and rounded half away from zero to 2 decimals.
+--     its academic years in order), NULL for its first year or when either fee is NULL (or
+--     the previous one zero): 100 * change / previous fee from the fees in cents, the exact
+--     quotient (DOUBLE, not rounded: bi.international_masters_pricing rounds it half away
+--     from zero to 2 decimals in integer arithmetic, from prev_fee_non_eu_eur).
 --   * non_eu_fee_rank: RANK() within (programme_level, academic_year) by non-EU fee,
 --     highest = 1, ties share a rank; NULL when the programme has no non-EU fee.
 --   * expected_fee_revenue_eur: each enrolled student contributes the fee of their own
@@ -84,14 +86,9 @@ SELECT
     CAST(fee_eu_eur AS DECIMAL(10, 2)) AS fee_eu_eur,
     CAST(fee_non_eu_eur AS DECIMAL(10, 2)) AS fee_non_eu_eur,
     CAST(fee_non_eu_eur - fee_eu_eur AS DECIMAL(10, 2)) AS non_eu_premium_eur,
-    -- 100 * change / prev, rounded half away from zero to hundredths, without floating point:
-    -- hundredths = sign(change) * floor((20000 * |change| + prev) / (2 * prev)).
     CASE
         WHEN prev_cents > 0 AND change_cents IS NOT NULL THEN
-            CAST(
-                CAST(sign(change_cents) * ((20000 * abs(change_cents) + prev_cents)
-                                           // (2 * prev_cents)) AS DECIMAL(18, 0)) * 0.01
-                AS DECIMAL(18, 2))
+            CAST(change_cents AS DOUBLE) * 100 / prev_cents
     END AS fee_non_eu_change_pct,
     CASE
         WHEN fee_non_eu_eur IS NOT NULL THEN
@@ -104,6 +101,7 @@ SELECT
     CAST(enrolled_non_eu AS BIGINT) AS enrolled_non_eu,
     CAST(new_entrants_non_eu AS BIGINT) AS new_entrants_non_eu,
     CAST(expected_fee_revenue_eur AS DECIMAL(14, 2)) AS expected_fee_revenue_eur,
-    programme_level
+    programme_level,
+    CAST(prev_fee_non_eu_eur AS DECIMAL(10, 2)) AS prev_fee_non_eu_eur
 FROM in_cents
 ORDER BY school_code, programme_id, academic_year

@@ -139,9 +139,10 @@ SELECT
     establishment_type,
     CAST(students AS BIGINT) AS students,
     CAST(international_mobility_students AS BIGINT) AS international_mobility_students,
-    round(mobility_ratio, 4) AS international_mobility_share,
+    -- exact fractions (DOUBLE), not rounded: bi.national_comparison rounds them
+    mobility_ratio AS international_mobility_share,
     CAST(engineering_students AS BIGINT) AS engineering_students,
-    round(CAST(engineering_students AS DOUBLE) / students, 4) AS engineering_share,
+    CAST(engineering_students AS DOUBLE) / students AS engineering_share,
     CAST(
         CASE WHEN mobility_ratio IS NOT NULL THEN
             rank() OVER (PARTITION BY academic_year, mobility_ratio IS NULL

@@ -18,10 +18,9 @@ SELECT
     admission_route,
     study_mode,
     CAST(new_entrants AS BIGINT) AS new_entrants,
-    round(
-        CAST(new_entrants AS DOUBLE)
-        / sum(new_entrants) OVER (PARTITION BY school_code, academic_year),
-        4
-    ) AS share_of_new_entrants
+    -- exact fraction (DOUBLE), not rounded: bi.recruitment_routes rounds it for presentation
+    CAST(new_entrants AS DOUBLE)
+        / sum(new_entrants) OVER (PARTITION BY school_code, academic_year)
+        AS share_of_new_entrants
 FROM by_route
 ORDER BY school_code, academic_year, admission_route, study_mode

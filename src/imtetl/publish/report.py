@@ -122,7 +122,13 @@ def _charts(frames: dict[str, pl.DataFrame]):
             x=alt.X("academic_year:O", title="academic year"),
             y=alt.Y("apprenticeship_share:Q", axis=alt.Axis(format="%"), title=None),
             color=alt.Color("school_code:N", title="school"),
-            tooltip=["school_code", "academic_year", "apprenticeship_share"],
+            tooltip=[
+                "school_code",
+                "academic_year",
+                # the share is computed here from bi counts: shown rounded (4 decimals of the
+                # fraction), as every share dashboards show
+                alt.Tooltip("apprenticeship_share:Q", format=".2%"),
+            ],
         )
         .properties(width=360, height=240)
     )

@@ -297,6 +297,58 @@ print(", ".join(f"{k} {v:.1f}s" for k, v in top))
     return result.stdout.strip() or result.stderr.strip().splitlines()[-1:][0]
 
 
+def dbt_figures(env: dict[str, str], total: float) -> str:
+    """dbt's share of the last run: its step (the sql_models asset: plan, dbt build in this
+    process, bookkeeping), dbt's own invocation, and its fixed cost (call to first node)."""
+    code = r"""
+from dagster import DagsterInstance, DagsterEventType, AssetKey
+inst = DagsterInstance.get()
+run = inst.get_runs(limit=1)[0]
+start = end = None
+meta = {}
+for e in inst.all_logs(run.run_id):
+    ev = e.dagster_event
+    if ev is None or ev.step_key != "sql_models": continue
+    if ev.event_type == DagsterEventType.STEP_START: start = e.timestamp
+    elif ev.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+        end = e.timestamp
+    elif ev.event_type == DagsterEventType.ASSET_MATERIALIZATION and not meta:
+        md = ev.event_specific_data.materialization.metadata
+        meta = {k: md[k].value for k in ("dbt_seconds", "dbt_startup_seconds") if k in md}
+print((end or 0) - (start or 0), meta.get("dbt_seconds", 0), meta.get("dbt_startup_seconds", 0))
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    try:
+        step, invoke, startup = (float(x) for x in result.stdout.split())
+    except ValueError:
+        return result.stderr.strip().splitlines()[-1:][0] if result.stderr else "n/a"
+    return (
+        f"dbt step {step:.2f}s = {100 * step / total:.0f}% of {total:.2f}s "
+        f"(dbt build {invoke:.2f}s, fixed cost to the first model {startup:.2f}s)"
+    )
+
+
+def dbt_subprocess_floor(env: dict[str, str]) -> Measured:
+    """What running dbt as a subprocess (dagster-dbt's DbtCliResource) costs before any model:
+    `dbt build` selecting nothing, with the prepared manifest and partial parsing."""
+    sql = ROOT / "sql"
+    dbt = Path(sys.executable).with_name("dbt")
+    build_db = str(Path(env["IMTETL_WAREHOUSE"]).parent / ".build" / "build.duckdb")
+    return measure(
+        [str(dbt), "build", "--project-dir", str(sql), "--profiles-dir", str(sql),
+         "--select", "nothing_at_all", "--quiet"],
+        env={**env, "IMTETL_BUILD_DB": build_db},
+        check=False,
+    )  # fmt: skip
+
+
+def dbt_import(runs: int) -> Measured:
+    code = "import dagster_dbt, dbt.cli.main, dbt.adapters.duckdb"
+    return min(
+        (measure([sys.executable, "-c", code]) for _ in range(runs)), key=lambda m: m.seconds
+    )
+
+
 def largest_partition(info: dict, landing: Path) -> tuple[str, int]:
     """The school-year with the most enrolment rows (by its share of the school's files)."""
     from imtetl.pipeline_config import load_pipelines
@@ -363,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     build = imtetl(env)
     print(f"build: {build.seconds:.2f}s (peak_rss_mb={build.peak_rss_mb:.0f})", flush=True)
     print(f"  slowest steps: {step_times(env)}", flush=True)
+    print(f"  {dbt_figures(env, build.seconds)}", flush=True)
 
     school, year = largest_partition(info, landing)
     partition = imtetl(env, "--school", school, "--year", str(year))
@@ -372,9 +425,18 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(f"  slowest steps: {step_times(env)}", flush=True)
+    print(f"  {dbt_figures(env, partition.seconds)}", flush=True)
 
     imports = import_floor(args.import_runs)
     print(f"import: {imports.seconds:.2f}s (best of {args.import_runs})", flush=True)
+    dbt_imports = dbt_import(args.import_runs)
+    subprocess_floor = dbt_subprocess_floor(env)
+    print(
+        f"dbt fixed cost: import of dagster-dbt and dbt {dbt_imports.seconds:.2f}s (once per "
+        f"process, best of {args.import_runs}); as a subprocess, `dbt build` of nothing "
+        f"{subprocess_floor.seconds:.2f}s",
+        flush=True,
+    )
 
     sample_ratio = "n/a"
     if not args.no_sample_build:

@@ -136,3 +136,26 @@ def project(tmp_path: Path, small_landing: Path) -> Project:
     landing = tmp_path / "landing"
     shutil.copytree(small_landing, landing)
     return make_project(tmp_path, landing=landing)
+
+
+def compiled_model(path: Path) -> str:
+    """A model's SELECT with its refs and sources as the warehouse names them (for tests that
+    run one model's SQL on tables they make): ``{{ ref('x') }}`` -> schema.x."""
+    import re
+
+    from imtetl.load import dbt
+
+    manifest = dbt.manifest_json(dbt.prepare(ROOT / "sql").parents[1])
+    names = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model":
+            names[node["name"]] = f"{node['schema']}.{node.get('alias') or node['name']}"
+    for source in manifest["sources"].values():
+        names[(source["source_name"], source["name"])] = f"{source['schema']}.{source['name']}"
+    text = re.sub(r"\{\{\s*config\(.*?\)\s*\}\}", "", path.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", lambda m: names[m.group(1)], text)
+    return re.sub(
+        r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}",
+        lambda m: names[(m.group(1), m.group(2))],
+        text,
+    )

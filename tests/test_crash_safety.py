@@ -44,8 +44,8 @@ MARKERS = (
     "staging/countries",
     "staging/enrolment",
     "staging/tuition",
-    "core/fact_enrolment",
-    "marts/international_masters_pricing",  # the last model: the publish step follows
+    "core.fact_enrolment",  # dbt's line for the fact, inside the sql_models step
+    "✓ sql_models",  # dbt's step (every model and test) ends: the publish step follows
     "published_warehouse",  # published; data docs and report follow
 )
 
@@ -151,9 +151,8 @@ def test_a_stale_wal_beside_the_warehouse_never_reaches_readers(
     assert check.returncode == 1 and "stale WAL" in check.stderr, check.stderr
 
     # a publish (the real one, from the build database) removes it before its rename
-    sql = project.home / "sql"
     with duckdb.connect(str(project.warehouse.parent / ".build" / "build.duckdb")) as conn:
-        publish_release(conn, project.warehouse, views_sql=sorted((sql / "bi").glob("*.sql")))
+        publish_release(conn, project.warehouse)
     assert not wal.exists()
     assert fingerprint(project.warehouse) == before and _enrolled(project.warehouse) == rows
     assert check_file(project.warehouse, views=VIEWS) == []
@@ -162,7 +161,6 @@ def test_a_stale_wal_beside_the_warehouse_never_reaches_readers(
 def test_a_release_that_is_not_whole_is_never_published(built: Project, tmp_path: Path) -> None:
     project = copy_built(built, tmp_path)
     before = fingerprint(project.warehouse)
-    sql = project.home / "sql"
     with duckdb.connect(str(project.warehouse.parent / ".build" / "build.duckdb")) as conn:
         # half a partition: some of a load's rows gone from its fact table
         conn.execute(
@@ -171,7 +169,7 @@ def test_a_release_that_is_not_whole_is_never_published(built: Project, tmp_path
             "WHERE school_code = 'MSE' AND academic_year = 2023 LIMIT 5)"
         )
         with pytest.raises(IntegrityError, match=r"MSE enrolment .*half-written partition"):
-            publish_release(conn, project.warehouse, views_sql=sorted((sql / "bi").glob("*.sql")))
+            publish_release(conn, project.warehouse)
     assert fingerprint(project.warehouse) == before
     assert leftovers(project) == []
 

@@ -17,8 +17,12 @@ EXPECTED_KEYS = {
     "core/fact_enrolment", "core/fact_tuition_fee", "core/fact_mobility",
     "marts/international_masters_pricing", "marts/foreign_intake",
     "marts/recruitment_routes", "marts/mobility_flows", "marts/national_comparison",
+    *(f"bi/{v}" for v in (
+        "foreign_intake", "foreign_intake_by_region", "international_masters_pricing",
+        "mobility_by_scheme", "mobility_flows", "national_comparison", "recruitment_routes",
+    )),
     "national/institutions", "national/enrolment_statistics",
-    "published_warehouse", "data_docs", "report",
+    "published_warehouse", "data_docs", "dbt_docs", "report",
 }  # fmt: skip
 
 
@@ -51,7 +55,10 @@ def test_asset_checks_are_declared() -> None:
         assert (f"staging/{dataset}", "expectation_suite") in checks
         assert (f"staging/{dataset}", "source_files_loaded") in checks
     assert ("staging/tuition", "fees_match_regulation") in checks
-    assert ("core/fact_enrolment", "relationships_and_grain") in checks
+    # the dbt tests of the facts, as checks of their assets
+    for fact in ("fact_enrolment", "fact_tuition_fee"):
+        assert (f"core/{fact}", "grain") in checks
+        assert (f"core/{fact}", "programme_in_dim_programme") in checks
     assert ("core/fact_tuition_fee", "enrolled_programmes_have_fees") in checks
     assert ("core/fact_mobility", "stays_end_after_start") in checks
     specs = {
@@ -60,7 +67,8 @@ def test_asset_checks_are_declared() -> None:
         if isinstance(assets, dg.AssetsDefinition)
         for spec in assets.check_specs
     }
-    assert specs[("core/fact_enrolment", "relationships_and_grain")].blocking
+    assert specs[("core/fact_enrolment", "grain")].blocking
+    assert specs[("core/fact_enrolment", "programme_in_dim_programme")].blocking
     assert not specs[("core/fact_tuition_fee", "enrolled_programmes_have_fees")].blocking
 
 

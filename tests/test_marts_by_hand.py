@@ -1,9 +1,11 @@
 """The core and marts SQL, checked against figures worked out by hand.
 
 A temporary DuckDB gets the staging DDL, a tiny hand-written fixture (2 schools, 2 academic
-years, 13 enrolment rows, a fee grid, 3 mobility stays), then every core/marts/audit SQL file
-in build order. Each expected figure below is derived in a comment from the fixture, so a
-reader can check the arithmetic without running anything. No Dagster involved: fast.
+years, 13 enrolment rows, a fee grid, 3 mobility stays), then the dbt project's core and marts
+models (dbt in-process, as the pipeline runs it) and the audit comments. Each expected figure
+below is derived in a comment from the fixture, so a reader can check the arithmetic without
+running anything. No Dagster involved. Marts hold exact values: shares and percentages are
+compared with pytest.approx.
 """
 
 from __future__ import annotations
@@ -16,24 +18,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from imtetl.load import dbt
 from imtetl.load.build_db import staging_ddl
+from imtetl.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_ROOT / "sql"
-# The build order of the warehouse SQL (each file is executed as a whole).
-BUILD_ORDER = [
-    "core/dim_school.sql",
-    "core/dim_country.sql",
-    "core/dim_programme.sql",
-    "core/fact_enrolment.sql",
-    "core/fact_tuition_fee.sql",
-    "core/fact_mobility.sql",
-    "marts/international_masters_pricing.sql",
-    "marts/foreign_intake.sql",
-    "marts/recruitment_routes.sql",
-    "marts/mobility_flows.sql",
-    "audit/comments.sql",
-]
+#: The models this fixture feeds (no regulated fees, no national data), built by dbt.
+MODELS = (
+    "dim_school dim_country dim_programme fact_enrolment fact_tuition_fee fact_mobility "
+    "international_masters_pricing foreign_intake recruitment_routes mobility_flows"
+)
 BUILT_TABLES = [
     "core.dim_school",
     "core.dim_country",
@@ -135,10 +130,29 @@ MOBILITY = [
 # --------------------------------------------------------------------------------------
 # Helpers (only this test needs them)
 # --------------------------------------------------------------------------------------
-def build_warehouse_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """Run every core/marts/audit SQL file, whole, in build order (as the pipeline does)."""
-    for relative in BUILD_ORDER:
-        con.execute((SQL_DIR / relative).read_text(encoding="utf-8"))
+def build_warehouse_sql(path: Path) -> None:
+    """Build the core and marts models with dbt on the database at ``path`` (no connection to
+    it open in this process), then the audit comments, as the pipeline does."""
+    settings = Settings(
+        home=path.parent, landing=path.parent, warehouse=path.parent.parent / "imt.duckdb",
+        pipelines=PROJECT_ROOT / "pipelines", sql=SQL_DIR, years=(2023, 2024),
+    )  # fmt: skip
+    assert settings.build_db == path
+    run = dbt.invoke(settings, ["run", "--select", MODELS])
+    assert run.success, [r.message for r in run.results if r.status != "success"]
+    with duckdb.connect(str(path)) as conn:
+        conn.execute((SQL_DIR / "audit" / "comments.sql").read_text(encoding="utf-8"))
+
+
+def fixture_database(folder: Path, reverse: bool = False) -> Path:
+    """A build database under ``folder`` holding the fixture, core and marts built."""
+    path = folder / ".build" / "build.duckdb"
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(staging_ddl(SQL_DIR))
+        _insert_fixture(conn, reverse=reverse)
+    build_warehouse_sql(path)
+    return path
 
 
 def rows_by_key(
@@ -204,10 +218,8 @@ def _insert_fixture(con: duckdb.DuckDBPyConnection, reverse: bool = False) -> No
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(tmp_path_factory.mktemp("warehouse") / "build.duckdb"))
-    connection.execute(staging_ddl(SQL_DIR))
-    _insert_fixture(connection)
-    build_warehouse_sql(connection)
+    path = fixture_database(tmp_path_factory.mktemp("warehouse"))
+    connection = duckdb.connect(str(path), read_only=True)
     yield connection
     connection.close()
 
@@ -301,7 +313,7 @@ def test_pricing_imta_msc_ds(con):
     y24 = m[("IMTA:MSC-DS", 2024)]
     assert (y24["fee_eu_eur"], y24["fee_non_eu_eur"]) == (Decimal("4500.00"), Decimal("9000.00"))
     assert y24["non_eu_premium_eur"] == Decimal("4500.00")  # 9000 - 4500
-    assert y24["fee_non_eu_change_pct"] == Decimal("12.50")  # 100 * (9000 - 8000) / 8000
+    assert y24["fee_non_eu_change_pct"] == pytest.approx(12.5)  # 100 * (9000 - 8000) / 8000
     assert y24["non_eu_fee_rank"] == 1  # tied with TP:MSC-AI at 9000
     # enrolled s1 (continuing), s4, s5, s9 (non_eu) and s6 (eu) = 5; non_eu 4;
     # non-EU new entrants s4, s5, s9 = 3; revenue 4 * 9000 + 1 * 4500 = 40500
@@ -319,8 +331,8 @@ def test_pricing_tp_and_edge_rows(con):
     assert (ai23["enrolled"], ai23["expected_fee_revenue_eur"]) == (0, Decimal("0.00"))
 
     ai24 = m[("TP:MSC-AI", 2024)]
-    # 100 * (9000 - 8500) / 8500 = 5.8823... -> 5.88
-    assert ai24["fee_non_eu_change_pct"] == Decimal("5.88")
+    # 100 * (9000 - 8500) / 8500 = 5.882352... (exact: the bi view rounds to 5.88)
+    assert ai24["fee_non_eu_change_pct"] == pytest.approx(100 * 500 / 8500)
     assert ai24["non_eu_fee_rank"] == 1  # tie at 9000 with IMTA:MSC-DS
     assert ai24["fee_eu_eur"] is None and ai24["non_eu_premium_eur"] is None
     # t1 non_eu pays 9000; t2 and t3 are eu, and no eu fee exists: they contribute nothing.
@@ -375,9 +387,9 @@ def test_foreign_intake(con):
     assert (inn["new_entrants"], inn["international_mobility_entrants"]) == (1, 0)
     assert inn["share_of_new_entrants"] == 1.0
     assert inn["new_entrants_prev_year"] is None
-    # TP msc 2024: CN, CH, FR one each -> 1/3 = 0.3333; TP had nothing in 2023 -> NULL.
+    # TP msc 2024: CN, CH, FR one each -> 1/3 (exact); TP had nothing in 2023 -> NULL.
     ch = f[("TP", 2024, "msc", "CH")]
-    assert ch["share_of_new_entrants"] == 0.3333
+    assert ch["share_of_new_entrants"] == pytest.approx(1 / 3)
     assert ch["international_mobility_entrants"] == 1
     assert ch["new_entrants_prev_year"] is None
     assert ch["is_eu_eea"] is False  # Switzerland is not EEA (though it pays the eu fee)
@@ -397,9 +409,11 @@ def test_recruitment_routes(con):
     intl = r[("IMTA", 2024, "international_application", "initial")]
     assert (intl["new_entrants"], intl["share_of_new_entrants"]) == (3, 0.5)  # 3 / 6
     cpge = r[("IMTA", 2024, "cpge_exam", "apprenticeship")]
-    assert (cpge["new_entrants"], cpge["share_of_new_entrants"]) == (1, 0.1667)  # 1 / 6
+    assert (cpge["new_entrants"], cpge["share_of_new_entrants"]) == (1, pytest.approx(1 / 6))
     # IMTA 2023: three routes, one entrant each (1/3); continuing s1 in 2024 not counted.
-    assert r[("IMTA", 2023, "cpge_exam", "initial")]["share_of_new_entrants"] == 0.3333
+    assert r[("IMTA", 2023, "cpge_exam", "initial")]["share_of_new_entrants"] == pytest.approx(
+        1 / 3
+    )
     assert sum(v["new_entrants"] for k, v in r.items() if k[:2] == ("IMTA", 2024)) == 6
     assert sum(v["new_entrants"] for k, v in r.items() if k[:2] == ("TP", 2024)) == 3
     assert len(r) == 3 + 4 + 3
@@ -412,16 +426,16 @@ def test_mobility_flows(con):
         ("school_code", "academic_year", "direction", "scheme", "partner_country"),
     )
     de = m[("IMTA", 2024, "outgoing", "erasmus", "DE")]
-    # two stays by the same student: 5.0 + 4.9 = 9.9 months; 9.9 / 2 = 4.95 -> 5.0
+    # two stays by the same student: 5.0 + 4.9 = 9.9 months; 9.9 / 2 = 4.95 (exact; bi: 5.0)
     assert (de["stays"], de["students"]) == (2, 1)
     assert de["total_months"] == Decimal("9.9")
-    assert de["avg_duration_months"] == Decimal("5.0")
+    assert de["avg_duration_months"] == pytest.approx(4.95)
     cn = m[("TP", 2024, "incoming", "time_double_degree", "CN")]
     assert (cn["stays"], cn["students"], cn["total_months"], cn["avg_duration_months"]) == (
         1,
         1,
         Decimal("21.9"),
-        Decimal("21.9"),
+        pytest.approx(21.9),
     )
 
 
@@ -475,23 +489,21 @@ def test_every_table_and_column_has_a_comment(con):
     assert [c for c, comment in columns if not (comment or "").strip()] == []
 
 
-def test_running_twice_gives_identical_tables(con):
-    first = snapshot(con)
-    build_warehouse_sql(con)
-    assert snapshot(con) == first
-    # the rebuild replaces tables: comments must still be there
-    assert con.execute(
-        "SELECT count(*) FROM duckdb_columns()"
-        " WHERE schema_name IN ('core', 'marts') AND coalesce(comment, '') = ''"
-    ).fetchone() == (0,)
+def test_running_twice_gives_identical_tables(con, tmp_path):
+    path = fixture_database(tmp_path)
+    build_warehouse_sql(path)  # the facts are incremental: nothing changed, nothing moves
+    with duckdb.connect(str(path), read_only=True) as again:
+        assert snapshot(again) == snapshot(con)
+        # comments are still there after a rebuild
+        assert again.execute(
+            "SELECT count(*) FROM duckdb_columns()"
+            " WHERE schema_name IN ('core', 'marts') AND coalesce(comment, '') = ''"
+        ).fetchone() == (0,)
 
 
 def test_a_build_from_staging_in_another_order_is_identical(con, tmp_path):
     # Every table ends with an ORDER BY on its key: the stored content does not depend on
     # the order in which staging rows arrived.
-    other = duckdb.connect(str(tmp_path / "reversed.duckdb"))
-    other.execute(staging_ddl(SQL_DIR))
-    _insert_fixture(other, reverse=True)
-    build_warehouse_sql(other)
-    assert snapshot(other) == snapshot(con)
-    other.close()
+    path = fixture_database(tmp_path, reverse=True)
+    with duckdb.connect(str(path), read_only=True) as other:
+        assert snapshot(other) == snapshot(con)

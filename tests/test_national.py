@@ -26,7 +26,7 @@ import polars as pl
 import pytest
 
 from imtetl.definitions import defs
-from imtetl.load import run_model
+from imtetl.load import dbt
 from imtetl.load.build_db import staging_ddl
 from imtetl.load.national import (
     ENROLMENT_STATISTICS,
@@ -40,7 +40,7 @@ from imtetl.load.reference import school_identifiers, write_schools
 from imtetl.pipeline_config import ConfigError, load_pipelines
 from imtetl.read.opendatasoft import PortalUnavailable, download, export_url
 from imtetl.settings import DEFAULT_ODS_BASE_URL, Settings
-from tests.conftest import ROOT, SHARED, Project
+from tests.conftest import ROOT, SHARED, Project, compiled_model
 from tests.ods_server import closed_port_url, serve_exports, silent_portal
 
 REFERENCE = SHARED / "data" / "reference"
@@ -411,11 +411,13 @@ def test_written_exports_edge_cases(
         pipelines=built.pipelines, sql=ROOT / "sql", years=(2021, 2022),
     )  # fmt: skip
     exports = written_exports(tmp_path / "exports", "field names")
-    with serve_exports(exports) as (url, _), duckdb.connect(str(build_db)) as conn:
+    with serve_exports(exports) as (url, _):
         monkeypatch.setenv("IMTETL_ODS_BASE_URL", url)
-        loads = [refresh(conn, settings, dataset) for dataset in NATIONAL_DATASETS.values()]
+        with duckdb.connect(str(build_db)) as conn:
+            loads = [refresh(conn, settings, dataset) for dataset in NATIONAL_DATASETS.values()]
         assert [load.header_style for load in loads] == ["field names", "field names"]
-        run_model(conn, ROOT / "sql", "marts", "national_comparison")
+        assert dbt.invoke(settings, ["run", "--select", "national_comparison"]).success
+        conn = duckdb.connect(str(build_db))
         rows = {
             (r[0], r[1]): r[2:]
             for r in conn.execute(
@@ -429,6 +431,7 @@ def test_written_exports_edge_cases(
             "WHERE school_code = 'MESR' ORDER BY row_number"
         ).fetchall()
         rerun = refresh(conn, settings, ENROLMENT_STATISTICS)  # same bytes: nothing rewritten
+        conn.close()
     assert rows[("P0001", 2022)][:2] == ("0000001A", True)  # linked by a former UAI
     assert ("P0002", 2021) not in rows and ("P0002", 2022) in rows
     assert ("P0003", 2022) not in rows  # a university
@@ -521,7 +524,11 @@ def test_bi_view_masks_small_counts(tmp_path: Path) -> None:
         "ADD COLUMN is_epe_component BOOLEAN DEFAULT false; ALTER TABLE "
         "marts.national_comparison ADD COLUMN source VARCHAR DEFAULT 'x';"
     )
-    conn.execute((ROOT / "sql" / "bi" / "national_comparison.sql").read_text(encoding="utf-8"))
+    conn.execute("CREATE SCHEMA IF NOT EXISTS bi")
+    conn.execute(
+        "CREATE VIEW bi.national_comparison AS "
+        + compiled_model(ROOT / "sql" / "models" / "bi" / "bi_national_comparison.sql")
+    )
     rows = conn.execute(
         "SELECT coalesce(school_code, 'national'), masked, students, "
         "international_mobility_share, mobility_share_rank FROM bi.national_comparison "

@@ -5,7 +5,7 @@ import dagster as dg
 from imtetl.defs.assets.landing import landing_fetches, landing_specs
 from imtetl.defs.assets.models import model_assets
 from imtetl.defs.assets.national import national_reference
-from imtetl.defs.assets.publish import data_docs, published_warehouse, report
+from imtetl.defs.assets.publish import data_docs, dbt_docs, published_warehouse, report
 from imtetl.defs.assets.staging import (
     staging_assets,
     staging_countries,
@@ -36,6 +36,7 @@ defs = dg.Definitions(
         *model_assets,
         published_warehouse,
         data_docs,
+        dbt_docs,
         report,
     ],
     jobs=[build_warehouse, load_schools, publish_warehouse, load_national, refresh_national],

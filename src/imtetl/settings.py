@@ -2,6 +2,11 @@
 
 Every path can be overridden from the environment, as the warehouse contract says
 (``IMTETL_WAREHOUSE``, ``IMTETL_LANDING``); nothing here reads files.
+
+The dbt project under ``sql/`` reads the build database's path from ``IMTETL_BUILD_DB``
+(its ``profiles.yml``): imtetl sets it to :attr:`Settings.build_db` before running dbt, so
+`imtetl dbt <command>` and the Dagster assets always write the build database beside
+``IMTETL_WAREHOUSE``. ``IMTETL_DUCKDB_MEMORY`` bounds DuckDB's memory there and in dbt.
 """
 
 from __future__ import annotations
@@ -84,6 +89,13 @@ class Settings:
     def data_docs(self) -> Path:
         """Where the GX Data Docs site is written (IMTETL_DATA_DOCS)."""
         return self.data_docs_dir or self.warehouse.parent / "data_docs"
+
+    @property
+    def dbt_docs(self) -> Path:
+        """Where the dbt docs site is published (IMTETL_DBT_DOCS, default warehouse/dbt_docs/)."""
+        if value := os.environ.get("IMTETL_DBT_DOCS"):
+            return Path(value).resolve()
+        return self.warehouse.parent / "dbt_docs"
 
     @property
     def report(self) -> Path:

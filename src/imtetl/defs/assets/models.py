@@ -8,7 +8,6 @@ structured events are turned into Dagster events by dagster-dbt's own translatio
 A failing error-severity test is a failing blocking check: nothing downstream of it runs,
 the publish included, and readers keep the previous warehouse."""
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -118,7 +117,12 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             yield dg.Output(
                 value=event.value,
                 output_name=event.output_name,
-                metadata={**event.metadata, **more, "dbt_seconds": invocation.seconds},
+                metadata={
+                    **event.metadata,
+                    **more,
+                    "dbt_seconds": invocation.seconds,
+                    "dbt_startup_seconds": invocation.startup_seconds or 0.0,
+                },
             )
         else:
             yield event

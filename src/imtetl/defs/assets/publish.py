@@ -1,10 +1,14 @@
 """The published warehouse: the file BI tools and analysts open (IMTETL_WAREHOUSE)."""
 
+import shutil
+
 import dagster as dg
 
 from imtetl.defs.assets.models import sql_models
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
 from imtetl.defs.resources import WarehouseResource
+from imtetl.load import dbt
+from imtetl.load.build_db import connect_build_db
 from imtetl.load.deliveries import write_deliveries
 from imtetl.publish import publish_release
 from imtetl.publish.data_docs import build_data_docs
@@ -65,6 +69,42 @@ def data_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "index": dg.MetadataValue.url(index.as_uri()),
             "path": dg.MetadataValue.path(str(index)),
             "pages": len(list(index.parent.rglob("*.html"))),
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["dbt_docs"]),
+    deps=[dg.AssetKey(["published_warehouse"])],
+    group_name="publish",
+    kinds={"dbt", "html"},
+    owners=["team:data-engineering"],
+    pool="warehouse",
+    description="The dbt docs site of the SQL layer (`dbt docs generate --static`): every "
+    "model, column, test and source with its description and lineage, and the catalog of the "
+    "tables as built. One self-contained page, under IMTETL_DBT_DOCS (default "
+    "warehouse/dbt_docs/index.html), beside the Great Expectations Data Docs.",
+)
+def dbt_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    with warehouse.build_lock():
+        connect_build_db(settings).close()
+        invocation = dbt.invoke(settings, ["docs", "generate", "--static", "--no-compile"])
+    if not invocation.success:
+        raise dg.Failure(f"dbt docs generate failed: {invocation.exception}")
+    target = settings.build_dir / "dbt"
+    site = settings.dbt_docs
+    site.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(target / "static_index.html", site / "index.html")
+    for name in ("manifest.json", "catalog.json"):
+        shutil.copyfile(target / name, site / name)
+    index = site / "index.html"
+    return dg.MaterializeResult(
+        metadata={
+            "index": dg.MetadataValue.url(index.as_uri()),
+            "path": dg.MetadataValue.path(str(index)),
+            "bytes": index.stat().st_size,
+            "dbt_seconds": invocation.seconds,
         }
     )
 

@@ -1,0 +1,241 @@
+"""The SQL layer is a dbt project: sources generated from the contract, every model an asset
+of its schema's group, every test a check, descriptions in the warehouse, the marts' unit
+tests, and a mart added with SQL and YAML only."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from imtetl import contract
+from imtetl.load import dbt
+from imtetl.load.build_db import connect_build_db
+from imtetl.settings import Settings
+from tests.conftest import ROOT, Project, make_project
+
+SQL = ROOT / "sql"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    dbt.prepare(SQL)
+    return dbt.manifest_json(SQL)
+
+
+def _models(manifest: dict) -> dict[str, dict]:
+    return {
+        uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
+    }
+
+
+def test_the_staging_sources_are_generated_from_the_contract() -> None:
+    text = (SQL / dbt.SOURCES_FILE).read_text(encoding="utf-8")
+    assert text == dbt.sources_yaml(), "run `imtetl dbt-prepare` after changing the contract"
+    [source] = yaml.safe_load(text)["sources"]
+    for dataset in contract.CONTRACT:
+        [table] = [t for t in source["tables"] if t["name"] == dataset.name]
+        names = [c["name"] for c in table["columns"]]
+        assert names[-len(dataset.staging_order) :] == [c.staging for c in dataset.staging_order]
+        assert table["meta"]["dagster"]["asset_key"] == ["staging", dataset.name]
+    # and staging's DDL is generated from the same records: the same columns and types
+    with duckdb.connect() as conn:
+        conn.execute(contract.staging_ddl())
+        for table in source["tables"]:
+            built = conn.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = "
+                "'staging' AND table_name = ? ORDER BY column_index",
+                [table["name"]],
+            ).fetchall()
+            declared = [(c["name"], c["data_type"]) for c in table["columns"]]
+            assert [name for name, _ in built] == [name for name, _ in declared]
+            for (_, built_type), (_, declared_type) in zip(built, declared, strict=True):
+                assert built_type.split("(")[0] == declared_type.split("(")[0]
+
+
+def test_models_use_ref_and_source_only(manifest: dict) -> None:
+    for node in _models(manifest).values():
+        code = node["raw_code"]
+        for schema in ("staging.", "core.", "marts.", "bi."):
+            for line in code.splitlines():
+                if line.lstrip().startswith("--") or "'" in line:
+                    continue
+                assert f"FROM {schema}" not in line and f"JOIN {schema}" not in line, (
+                    node["name"],
+                    line,
+                )
+        assert node["description"], f"{node['name']} has no description"
+        assert node["config"]["schema"] in ("core", "marts", "bi")
+
+
+def test_every_model_is_an_asset_of_its_schema_group_with_lineage(manifest: dict) -> None:
+    from imtetl.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for node in _models(manifest).values():
+        key = dg.AssetKey([node["schema"], node.get("alias") or node["name"]])
+        asset = graph.get(key)
+        assert asset.group_name == node["schema"], key
+        assert asset.description, key
+    fact = graph.get(dg.AssetKey(["core", "fact_enrolment"]))
+    assert dg.AssetKey(["staging", "enrolment"]) in fact.parent_keys
+    mart = dg.AssetKey(["marts", "national_comparison"])
+    assert dg.AssetKey(["national", "enrolment_statistics"]) in graph.get(mart).parent_keys
+    view = graph.get(dg.AssetKey(["bi", "foreign_intake"]))
+    assert dg.AssetKey(["marts", "foreign_intake"]) in view.parent_keys
+    publish = graph.get(dg.AssetKey(["published_warehouse"]))
+    assert {dg.AssetKey(["bi", "foreign_intake"]), mart} <= publish.parent_keys
+
+
+def test_dbt_tests_are_checks_and_errors_block(manifest: dict) -> None:
+    from imtetl.definitions import defs
+
+    specs = {
+        (spec.asset_key.to_user_string(), spec.name): spec
+        for assets in defs.assets
+        if isinstance(assets, dg.AssetsDefinition)
+        for spec in assets.check_specs
+    }
+    tests = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and node["config"].get("enabled", True)
+    ]
+    on_models = [t for t in tests if t.get("attached_node", "").startswith("model.")]
+    assert len(on_models) > 20
+    dbt_checks = {k: s for k, s in specs.items() if k[0].split("/")[0] in ("core", "marts", "bi")}
+    assert len(dbt_checks) == len(on_models)
+    for test in on_models:
+        attached = manifest["nodes"][test["attached_node"]]
+        key = f"{attached['schema']}/{attached.get('alias') or attached['name']}"
+        spec = dbt_checks[(key, test["name"])]
+        assert spec.blocking == (test["config"]["severity"].lower() == "error"), test["name"]
+
+
+def test_unit_tests_of_the_marts_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The marts' metric definitions as dbt unit tests (given rows in, expected rows out),
+    run on an empty build database: dbt builds the models with --empty, then the tests."""
+    monkeypatch.setenv("IMTETL_WAREHOUSE", str(tmp_path / "imt.duckdb"))
+    settings = Settings.from_env()
+    connect_build_db(settings).close()
+    empty = dbt.invoke(settings, ["run", "--empty"])
+    assert empty.success, empty.exception
+    units = dbt.invoke(settings, ["test", "--select", "test_type:unit"])
+    failed = [(r.node.name, r.message) for r in units.results if r.status != "pass"]
+    assert units.success and not failed, failed
+    assert len(units.results) >= 8  # every mart's metrics (see sql/models/*/_unit_tests.yml)
+
+
+@pytest.mark.slow
+def test_a_new_mart_is_sql_and_yaml_only(tmp_path: Path, small_landing: Path) -> None:
+    """An analyst adds a model file and its YAML to (a copy of) the project: after a build it
+    is an asset, a table of the published warehouse with its comments, and in the data
+    dictionary; no Python is touched."""
+    project = make_project(tmp_path, landing=small_landing)
+    (project.home / "sql").unlink()
+    shutil.copytree(SQL, project.home / "sql", ignore=shutil.ignore_patterns("target", "logs"))
+    marts = project.home / "sql" / "models" / "marts"
+    (marts / "apprentice_share.sql").write_text(
+        "SELECT school_code, academic_year,\n"
+        "    count(*) AS students,\n"
+        "    count(*) FILTER (WHERE study_mode = 'apprenticeship') / count(*) AS apprentice_share\n"
+        "FROM {{ ref('fact_enrolment') }}\nGROUP BY ALL\n",
+        encoding="utf-8",
+    )
+    (marts / "_apprentice_share.yml").write_text(
+        yaml.safe_dump(
+            {
+                "version": 2,
+                "models": [
+                    {
+                        "name": "apprentice_share",
+                        "description": "Apprentices among each school's students, per year.",
+                        "columns": [
+                            {"name": "school_code", "description": "School (core.dim_school)."},
+                            {"name": "academic_year", "description": "Start year."},
+                            {"name": "students", "description": "Students enrolled."},
+                            {
+                                "name": "apprentice_share",
+                                "description": "Share of them in apprenticeship (exact).",
+                                "data_tests": ["not_null"],
+                            },
+                        ],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = project.imtetl("build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        comment = conn.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' "
+            "AND table_name = 'apprentice_share'"
+        ).fetchone()
+        assert comment == ("Apprentices among each school's students, per year.",)
+        described = conn.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'marts' "
+            "AND table_name = 'apprentice_share' AND comment IS NOT NULL"
+        ).fetchone()[0]
+        assert described == 4
+        assert conn.execute("SELECT count(*) FROM marts.apprentice_share").fetchone()[0] == 40
+    docs = project.imtetl("docs")
+    assert docs.returncode == 0, docs.stderr
+    dictionary = (project.warehouse.parent / "data_dictionary.md").read_text(encoding="utf-8")
+    assert "### `marts.apprentice_share` (table)" in dictionary
+    assert "Share of them in apprenticeship (exact)." in dictionary
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from imtetl.definitions import defs; g = defs.resolve_asset_graph(); "
+            "a = g.get(__import__('dagster').AssetKey(['marts', 'apprentice_share'])); "
+            "print(a.group_name, sorted(c.name for c in g.asset_check_keys "
+            "if c.asset_key == a.key))",
+        ],
+        env=project.env(),
+        cwd=project.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.split()[0] == "marts"
+    assert "not_null_apprentice_share_apprentice_share" in listing.stdout
+
+
+def test_the_published_warehouse_carries_every_description(built: Project) -> None:
+    """persist_docs: every model and column description of the YAML is a COMMENT ON in the
+    published warehouse (tables and bi views), so BI tools and `imtetl docs` show them."""
+    manifest = dbt.manifest_json(SQL)
+    with duckdb.connect(str(built.warehouse), read_only=True) as conn:
+        comments = {
+            (s, t, c): comment
+            for s, t, c, comment in conn.execute(
+                "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+                "WHERE schema_name IN ('core', 'marts', 'bi')"
+            ).fetchall()
+        }
+        relations = {
+            (s, t): comment
+            for s, t, comment in conn.execute(
+                "SELECT schema_name, table_name, comment FROM duckdb_tables() UNION ALL "
+                "SELECT schema_name, view_name, comment FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        }
+    for node in _models(manifest).values():
+        name = (node["schema"], node.get("alias") or node["name"])
+        assert relations[name] == node["description"].strip(), name
+        built_columns = {c for s, t, c in comments if (s, t) == name}
+        assert built_columns == set(node["columns"]), name  # every column described
+        for column, spec in node["columns"].items():
+            assert comments[(*name, column)] == spec["description"].strip(), (name, column)
+    site = built.warehouse.parent / "dbt_docs" / "index.html"
+    assert site.stat().st_size > 100_000  # dbt docs generate --static, published

@@ -41,6 +41,8 @@ _SOURCES_HEADER = (
 )
 #: Folders of the project that are not its sources.
 _NOT_PROJECT = {"target", "logs", "dbt_packages"}
+#: dbt's events that carry a node's result (what Dagster turns into materializations and checks).
+RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
 _LOCK = threading.RLock()  # prepare() may run inside invoke()
 
 
@@ -306,11 +308,13 @@ def invoke(
     args: list[str],
     *,
     on_event: Callable[[dict], None] | None = None,
+    events: frozenset[str] = RESULT_EVENTS,
     quiet: bool = True,
 ) -> Invocation:
     """Run a dbt command (``build``, ``test``, ``docs generate``...) on the project against
     the build database of ``settings``, in this process, with the prepared manifest.
-    ``on_event`` receives each of dbt's structured events as the JSON log would print it.
+    ``on_event`` receives dbt's structured events named in ``events`` (its results, by
+    default) and its errors, as the JSON log would print them.
     The caller holds the build lock and has no connection of its own to the build database
     open (DuckDB admits one configuration per file and process)."""
     from dbt.cli.main import dbtRunner
@@ -326,7 +330,8 @@ def invoke(
         name = msg.info.name
         if not first_node and name in ("NodeStart", "NodeExecuting", "LogStartLine"):
             first_node.append(time.perf_counter())
-        if on_event is not None:
+        # dbt emits a dozen events per node: only results and errors are worth converting
+        if on_event is not None and (name in events or msg.info.level == "error"):
             on_event(msg_to_dict(msg))
 
     with _LOCK:

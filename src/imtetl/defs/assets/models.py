@@ -25,7 +25,6 @@ from imtetl.settings import Settings
 #: Unit tests of the marts run in the test suite (`imtetl dbt test --select test_type:unit`),
 #: not in every build: they check the SQL, not the data.
 EXCLUDE = "test_type:unit"
-_NODE_RESULTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
 
 
 class Translator(DagsterDbtTranslator):
@@ -75,6 +74,7 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     selected = _selected_unique_ids(context, manifest)
     events: list = []
     failures: list[str] = []
+    passed = 0
     with warehouse.build_lock():
         with _build_db(settings) as conn:
             plan = dbt.plan_incremental(conn, facts, selected)
@@ -84,11 +84,16 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
                 invocation = item
                 continue
             name = item["info"]["name"]
-            if name in _NODE_RESULTS and "node_info" in item["data"]:
-                context.log.info(item["info"]["msg"])
+            if name in dbt.RESULT_EVENTS and "node_info" in item["data"]:
                 status = item["data"]["node_info"].get("node_status")
-                if name != "LogTestResult" and status == "error":
-                    failures.append(item["info"]["msg"])
+                if name != "LogTestResult":
+                    context.log.info(item["info"]["msg"])  # each model as it is built
+                    if status == "error":
+                        failures.append(item["info"]["msg"])
+                elif status not in ("pass", "success"):
+                    context.log.warning(item["info"]["msg"])  # a test that did not pass
+                else:
+                    passed += 1
             elif item["info"]["level"] == "error":
                 context.log.error(item["info"]["msg"])
             message = DbtCoreCliEventMessage(raw_event=item, event_history_metadata={})
@@ -108,7 +113,7 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             extra = _model_metadata(conn, manifest, built, plan)
     context.log.info(
         f"dbt build: {invocation.seconds:.2f} s, the first model after "
-        f"{invocation.startup_seconds or 0:.2f} s"
+        f"{invocation.startup_seconds or 0:.2f} s; {passed} tests passed"
     )
     for event in events:
         if isinstance(event, dg.Output):

@@ -442,8 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sample_build:
         sample_landing, _ = landing_zone(ENROLMENT_ROWS_AT_SCALE_1, DEFAULT_SEED)
         sample_work = fresh(CACHE / "work-sample")
-        sample = imtetl(project_env(sample_landing, sample_work))
+        sample_env = project_env(sample_landing, sample_work)
+        sample = imtetl(sample_env)
         print(f"sample: {sample.seconds:.2f}s (bundled sample, scale 1)", flush=True)
+        print(f"  {dbt_figures(sample_env, sample.seconds)}", flush=True)
         sample_ratio = f"{sample.seconds / imports.seconds:.2f}"
         if not args.keep:
             shutil.rmtree(sample_work, ignore_errors=True)

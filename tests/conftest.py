@@ -100,7 +100,13 @@ def make_project(base: Path, landing: Path | None = None) -> Project:
     shutil.copytree(ROOT / "pipelines", home / "pipelines")
     dagster_home = base / "dagster_home"
     dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # the project's event log (Dagster's SQLite one without a disk flush per event: a build
+    # stores ~600 events, the dbt checks among them), under this home
+    (dagster_home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "event_log_storage:\n  module: imtetl.defs.event_storage\n"
+        f"  class: SqliteEventLogStorage\n  config:\n    base_dir: {dagster_home / 'runs'}\n"
+    )
     return Project(
         home=home,
         landing=landing or home / "data" / "landing",

@@ -239,3 +239,48 @@ def test_the_published_warehouse_carries_every_description(built: Project) -> No
             assert comments[(*name, column)] == spec["description"].strip(), (name, column)
     site = built.warehouse.parent / "dbt_docs" / "index.html"
     assert site.stat().st_size > 100_000  # dbt docs generate --static, published
+
+
+def test_a_failing_grain_test_blocks_the_publish(
+    built: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fact that breaks its grain (a row doubled in staging, as a bug upstream would) fails
+    the blocking check `grain`: the publish does not run and readers keep the previous
+    warehouse, whole."""
+    from imtetl.definitions import defs
+    from imtetl.publish.integrity import bi_views, check_file
+    from tests.faults import copy_built, fingerprint
+
+    project = copy_built(built, tmp_path)
+    build_db = project.warehouse.parent / ".build" / "build.duckdb"
+    with duckdb.connect(str(build_db)) as conn:
+        conn.execute(
+            "INSERT INTO staging.enrolment (SELECT * FROM staging.enrolment "
+            "WHERE school_code = 'ALBI' AND academic_year = 2022 LIMIT 1)"
+        )
+        conn.execute(
+            "INSERT INTO build_state.changed_partitions VALUES ('enrolment', 'ALBI', 2022)"
+        )
+    before = fingerprint(project.warehouse)
+    for name, value in project.env().items():
+        monkeypatch.setenv(name, value)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("publish_warehouse").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    grain = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["core", "fact_enrolment"]) and e.check_name == "grain"
+    ]
+    assert len(grain) == 1 and not grain[0].passed
+    assert grain[0].severity == dg.AssetCheckSeverity.ERROR
+    published = {m.asset_key for m in result.get_asset_materialization_events() if m.asset_key}
+    assert (
+        dg.AssetKey(["published_warehouse"])
+        not in {e.asset_key for e in result.get_asset_materialization_events()}
+        and published is not None
+    )
+    assert fingerprint(project.warehouse) == before
+    assert check_file(project.warehouse, views=bi_views(SQL)) == []

@@ -137,6 +137,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore")
     from imtetl.definitions import defs
     from imtetl.defs.partitions import school_year_partitions
+    from imtetl.load import dbt
+
+    dbt.warm_up(settings)  # dbt loads while the schools do
     from imtetl.defs.recovery import fail_abandoned_runs, process_tags
     from imtetl.defs.schedules import range_tags
 

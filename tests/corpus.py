@@ -984,13 +984,11 @@ def expected_recruitment_routes(enrolments: list[Enrolment]) -> dict[tuple, dict
     }
 
 
-def _change_pct(fee: Decimal | None, prev: Decimal | None) -> Decimal | None:
-    """100 * (fee - prev) / prev rounded half away from zero to hundredths, exactly."""
+def _change_pct(fee: Decimal | None, prev: Decimal | None) -> float | None:
+    """100 * (fee - prev) / prev, exact (the mart does not round; bi rounds to hundredths)."""
     if fee is None or prev is None or prev == 0:
         return None
-    change, base = int((fee - prev) * 100), int(prev * 100)
-    sign = (change > 0) - (change < 0)
-    return Decimal(sign * ((20000 * abs(change) + base) // (2 * base))) / 100
+    return float(100 * (fee - prev) / prev)
 
 
 def expected_masters_pricing(enrolments: list[Enrolment], fees: list[Fee]) -> dict[tuple, dict]:
@@ -1056,7 +1054,7 @@ def duration_months(start: date, end: date) -> Decimal:
 
 def expected_mobility_flows(stays: list[Stay]) -> dict[tuple, dict]:
     """(school, year, direction, scheme, partner_country) -> stays, students, total_months,
-    avg_duration_months (total / stays rounded half away from zero to 1 decimal)."""
+    avg_duration_months (total / stays, exact: bi rounds it to 1 decimal)."""
     groups: dict[tuple, list[Stay]] = defaultdict(list)
     for s in stays:
         groups[s.school, s.year, s.direction, s.scheme, s.country].append(s)
@@ -1067,8 +1065,6 @@ def expected_mobility_flows(stays: list[Stay]) -> dict[tuple, dict]:
             "stays": len(members),
             "students": len({s.student_id for s in members}),
             "total_months": total,
-            "avg_duration_months": (total / len(members)).quantize(
-                Decimal("0.1"), rounding=ROUND_HALF_UP
-            ),
+            "avg_duration_months": float(total / len(members)),
         }
     return out

@@ -165,3 +165,12 @@ def compiled_model(path: Path) -> str:
         lambda m: names[(m.group(1), m.group(2))],
         text,
     )
+
+
+@pytest.fixture
+def built_copy(built: Project, tmp_path: Path) -> Project:
+    """A writable copy of the session's built project (landing, build database, published
+    warehouse, a fresh Dagster instance): for tests that start from a whole build."""
+    from tests.faults import copy_built
+
+    return copy_built(built, tmp_path)

@@ -43,8 +43,10 @@ def test_serve_needs_a_token(project: Project) -> None:
     assert result.returncode == 2 and "IMTETL_SERVE_TOKEN is not set" in result.stderr
 
 
-def test_remote_client_queries_bi_with_a_token_and_follows_publishes(project: Project) -> None:
-    assert project.imtetl("build").returncode == 0
+def test_remote_client_queries_bi_with_a_token_and_follows_publishes(
+    built_copy: Project,
+) -> None:
+    project = built_copy  # a whole build, copied
     before = _count(project)
     port = _port()
     url = f"quack://127.0.0.1:{port}"

@@ -9,9 +9,11 @@ A failing error-severity test is a failing blocking check: nothing downstream of
 the publish included, and readers keep the previous warehouse."""
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
@@ -105,7 +107,7 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         assert invocation is not None
         if invocation.exception is not None:
             raise dg.Failure(f"dbt could not run: {invocation.exception}")
-        built = {r.node.unique_id for r in invocation.results if str(r.status) == "success"}
+        built = {r.node.unique_id for r in invocation.results if r.status == "success"}
         with _build_db(settings) as conn:
             for unique_id, fact in facts.items():
                 if unique_id in built:
@@ -138,18 +140,15 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         )
 
 
-class _build_db:
-    """The pipeline's own connection to the build database, inside the build lock."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    def __enter__(self):
-        self.conn = connect_build_db(self.settings)
-        return self.conn
-
-    def __exit__(self, *exc):
-        self.conn.close()
+@contextmanager
+def _build_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The pipeline's own connection to the build database, inside the build lock (closed
+    before dbt opens the file itself)."""
+    conn = connect_build_db(settings)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _selected_unique_ids(context: dg.AssetExecutionContext, manifest: dict) -> set[str]:

@@ -342,13 +342,6 @@ def dbt_subprocess_floor(env: dict[str, str]) -> Measured:
     )  # fmt: skip
 
 
-def dbt_import(runs: int) -> Measured:
-    code = "import dagster_dbt, dbt.cli.main, dbt.adapters.duckdb"
-    return min(
-        (measure([sys.executable, "-c", code]) for _ in range(runs)), key=lambda m: m.seconds
-    )
-
-
 def largest_partition(info: dict, landing: Path) -> tuple[str, int]:
     """The school-year with the most enrolment rows (by its share of the school's files)."""
     from imtetl.pipeline_config import load_pipelines
@@ -368,8 +361,8 @@ def largest_partition(info: dict, landing: Path) -> tuple[str, int]:
     return best[1], best[2]
 
 
-def import_floor(runs: int) -> Measured:
-    code = "import dagster, polars, duckdb, great_expectations"
+def import_floor(runs: int, code: str = "import dagster, polars, duckdb, great_expectations"):
+    """The best of ``runs`` fresh processes importing what ``code`` imports."""
     return min(
         (measure([sys.executable, "-c", code]) for _ in range(runs)), key=lambda m: m.seconds
     )
@@ -429,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
 
     imports = import_floor(args.import_runs)
     print(f"import: {imports.seconds:.2f}s (best of {args.import_runs})", flush=True)
-    dbt_imports = dbt_import(args.import_runs)
+    dbt_imports = import_floor(
+        args.import_runs, "import dagster_dbt, dbt.cli.main, dbt.adapters.duckdb"
+    )
     subprocess_floor = dbt_subprocess_floor(env)
     print(
         f"dbt fixed cost: import of dagster-dbt and dbt {dbt_imports.seconds:.2f}s (once per "

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from imtetl.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 TEST_KEY = "test-pseudonym-key-0123456789abcdef"
@@ -144,27 +146,18 @@ def project(tmp_path: Path, small_landing: Path) -> Project:
     return make_project(tmp_path, landing=landing)
 
 
-def compiled_model(path: Path) -> str:
-    """A model's SELECT with its refs and sources as the warehouse names them (for tests that
-    run one model's SQL on tables they make): ``{{ ref('x') }}`` -> schema.x."""
-    import re
-
+def compiled_model(model: str, work: Path) -> str:
+    """A model's SELECT as dbt compiles it (refs and sources as the warehouse names them),
+    for tests that run one model's SQL on tables they make. ``work``: a scratch folder."""
     from imtetl.load import dbt
 
-    manifest = dbt.manifest_json(dbt.prepare(ROOT / "sql").parents[1])
-    names = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model":
-            names[node["name"]] = f"{node['schema']}.{node.get('alias') or node['name']}"
-    for source in manifest["sources"].values():
-        names[(source["source_name"], source["name"])] = f"{source['schema']}.{source['name']}"
-    text = re.sub(r"\{\{\s*config\(.*?\)\s*\}\}", "", path.read_text(encoding="utf-8"), flags=re.S)
-    text = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", lambda m: names[m.group(1)], text)
-    return re.sub(
-        r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}",
-        lambda m: names[(m.group(1), m.group(2))],
-        text,
-    )
+    settings = Settings(
+        home=work, landing=work, warehouse=work / "imt.duckdb", pipelines=ROOT / "pipelines",
+        sql=ROOT / "sql", years=(2021,),
+    )  # fmt: skip
+    compiled = dbt.invoke(settings, ["compile", "--select", model])
+    assert compiled.success, compiled.exception
+    return compiled.results[0].node.compiled_code
 
 
 @pytest.fixture

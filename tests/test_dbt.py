@@ -284,3 +284,25 @@ def test_a_failing_grain_test_blocks_the_publish(
     )
     assert fingerprint(project.warehouse) == before
     assert check_file(project.warehouse, views=bi_views(SQL)) == []
+
+
+def test_a_model_missing_from_the_build_is_never_published(built: Project, tmp_path: Path) -> None:
+    """The release is checked against the dbt project, not against what the build holds: a
+    mart or a bi view gone from the build database fails the publish, and readers keep the
+    previous warehouse with it."""
+    from imtetl.publish.integrity import IntegrityError
+    from imtetl.publish.release import publish_release
+    from tests.faults import copy_built, fingerprint
+
+    project = copy_built(built, tmp_path)
+    before = fingerprint(project.warehouse)
+    build_db = project.warehouse.parent / ".build" / "build.duckdb"
+    for relation, drop in (
+        ("bi.mobility_flows", "DROP VIEW bi.mobility_flows"),
+        ("marts.recruitment_routes", "DROP TABLE marts.recruitment_routes"),
+    ):
+        with duckdb.connect(str(build_db)) as conn:
+            conn.execute(drop)
+            with pytest.raises(IntegrityError, match=relation.split(".")[1]):
+                publish_release(conn, project.warehouse, sql_dir=SQL)
+        assert fingerprint(project.warehouse) == before

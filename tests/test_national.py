@@ -531,7 +531,7 @@ def test_bi_view_masks_small_counts(tmp_path: Path) -> None:
     conn.execute("CREATE SCHEMA IF NOT EXISTS bi")
     conn.execute(
         "CREATE VIEW bi.national_comparison AS "
-        + compiled_model(ROOT / "sql" / "models" / "bi" / "bi_national_comparison.sql")
+        + compiled_model("bi_national_comparison", tmp_path)
     )
     rows = conn.execute(
         "SELECT coalesce(school_code, 'national'), masked, students, "

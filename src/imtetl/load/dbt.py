@@ -157,15 +157,30 @@ def load_manifest(sql_dir: Path) -> Any:
     return manifest
 
 
+_MANIFEST_JSON: dict[str, tuple[int, dict]] = {}
+
+
 def manifest_json(sql_dir: Path) -> dict:
-    return json.loads(manifest_path(sql_dir).read_text(encoding="utf-8"))
+    """The prepared manifest as JSON (what dagster-dbt reads), once per process and version."""
+    path = manifest_path(sql_dir)
+    stamp = path.stat().st_mtime_ns
+    cached = _MANIFEST_JSON.get(str(path))
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, json.loads(path.read_text(encoding="utf-8")))
+        _MANIFEST_JSON[str(path)] = cached
+    return cached[1]
+
+
+def relation_of(node: dict) -> tuple[str, str]:
+    """(schema, table) a model node builds: its schema and its alias (bi_x -> bi.x)."""
+    return node["schema"], node.get("alias") or node["name"]
 
 
 def relations(sql_dir: Path) -> list[tuple[str, str, str]]:
     """(schema, table, materialization) of every model of the prepared project, in order."""
     manifest = manifest_json(sql_dir)
     return sorted(
-        (node["schema"], node.get("alias") or node["name"], node["config"]["materialized"])
+        (*relation_of(node), node["config"]["materialized"])
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"].get("enabled", True)
     )
@@ -193,7 +208,7 @@ def incremental_facts(manifest: dict) -> dict[str, IncrementalFact]:
         if node["resource_type"] == "model" and dataset:
             facts[unique_id] = IncrementalFact(
                 unique_id,
-                f"{node['schema']}.{node.get('alias') or node['name']}",
+                ".".join(relation_of(node)),
                 dataset,
                 node["checksum"]["checksum"],
             )

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from imtetl.publish.integrity import IntegrityError, check_file
+from imtetl.publish.integrity import IntegrityError, bi_views, check_file, model_tables
+from imtetl.settings import Settings
 from imtetl.validate.evaluate import school_years_filter
 
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
@@ -107,11 +108,13 @@ def publish_release(
     warehouse: Path,
     *,
     views_sql: list[Path] | None = None,
+    sql_dir: Path | None = None,
 ) -> Release:
     """Copy core, marts and audit from the open build database into a new release, recreate
     the build database's bi views in it (their SQL names no database, so they read the
     release's tables) with their comments, and rename it over ``warehouse``. ``views_sql``
-    files, if any, are run inside the release after that.
+    files, if any, are run inside the release after that. The release must hold every model
+    of the dbt project under ``sql_dir`` (default: the settings' sql/) before it is renamed.
 
     When the published file is the one the last publish wrote, the release starts as a copy
     of it (a file copy, at disk speed) and the incremental facts (build_state.models) get
@@ -208,9 +211,10 @@ def publish_release(
     try:
         if tmp.with_name(tmp.name + ".wal").exists():
             raise IntegrityError(f"the release {tmp} left a WAL after its checkpoint")
-        expected_views = [name for schema, name, _, _ in views if schema == "bi"]
-        expected_tables = [(s, t) for s, t, _ in tables if s in ("core", "marts")]
-        if problems := check_file(tmp, views=expected_views, tables=expected_tables):
+        # every model of the dbt project (``sql_dir``, default the settings'), not merely
+        # what the build holds: a table or view missing from the build fails the publish
+        project = sql_dir or Settings.from_env().sql
+        if problems := check_file(tmp, views=bi_views(project), tables=model_tables(project)):
             raise IntegrityError(
                 "the new release is not whole, the published warehouse is left as it was: "
                 + "; ".join(problems)

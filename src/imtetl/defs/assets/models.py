@@ -9,11 +9,10 @@ A failing error-severity test is a failing blocking check: nothing downstream of
 the publish included, and readers keep the previous warehouse."""
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
@@ -36,8 +35,7 @@ class Translator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
-            table = dbt_resource_props.get("alias") or dbt_resource_props["name"]
-            return dg.AssetKey([dbt_resource_props["schema"], table])
+            return dg.AssetKey(list(dbt.relation_of(dbt_resource_props)))
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -78,7 +76,7 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     failures: list[str] = []
     passed = 0
     with warehouse.build_lock():
-        with _build_db(settings) as conn:
+        with closing(connect_build_db(settings)) as conn:
             plan = dbt.plan_incremental(conn, facts, selected)
         invocation = None
         for item in dbt.stream(settings, ["build", *args]):
@@ -108,7 +106,7 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         if invocation.exception is not None:
             raise dg.Failure(f"dbt could not run: {invocation.exception}")
         built = {r.node.unique_id for r in invocation.results if r.status == "success"}
-        with _build_db(settings) as conn:
+        with closing(connect_build_db(settings)) as conn:
             for unique_id, fact in facts.items():
                 if unique_id in built:
                     dbt.record_built(conn, fact, plan)
@@ -140,17 +138,6 @@ def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         )
 
 
-@contextmanager
-def _build_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The pipeline's own connection to the build database, inside the build lock (closed
-    before dbt opens the file itself)."""
-    conn = connect_build_db(settings)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
 def _selected_unique_ids(context: dg.AssetExecutionContext, manifest: dict) -> set[str]:
     selected = context.selected_asset_keys
     return {
@@ -167,7 +154,8 @@ def _model_metadata(conn, manifest: dict, built: set[str], plan: dbt.Plan) -> di
         node = manifest["nodes"].get(unique_id)
         if node is None or node["resource_type"] != "model":
             continue
-        relation = f'{node["schema"]}."{node.get("alias") or node["name"]}"'
+        schema, table = dbt.relation_of(node)
+        relation = f'{schema}."{table}"'
         meta: dict[str, Any] = {}
         if node["config"].get("materialized") != "view":
             meta["dagster/row_count"] = conn.execute(f"SELECT count(*) FROM {relation}").fetchone()[

@@ -36,7 +36,7 @@ def published_warehouse(
         if missing:
             context.log.warning(f"{missing} missing deliveries: see audit.deliveries")
         conn.execute((settings.sql / "audit" / "comments.sql").read_text(encoding="utf-8"))
-        release = publish_release(conn, settings.warehouse)
+        release = publish_release(conn, settings.warehouse, sql_dir=settings.sql)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(release.path)),

@@ -81,7 +81,7 @@ def test_ddl_creates_the_staging_tables() -> None:
         assert [c[0] for c in columns] == lineage + norm.STAGING_COLUMNS[dataset.name]
         nullable = {name: is_nullable for name, _, is_nullable in columns}
         for column in dataset.columns:
-            assert nullable[column.staging] is (not column.required), column.name
+            assert nullable[column.staging] is (not column.not_null), column.name
         assert not any(nullable[c] for c in [*lineage, "school_code"])
     types = {name: t for name, t, _ in _columns(conn, "tuition")}
     assert types["annual_fee_eur"] == "DECIMAL(10,2)" and types["academic_year"] == "INTEGER"

@@ -11,7 +11,7 @@ from tests.conftest import Project
 
 EXPECTED_KEYS = {
     *(f"landing/{s}" for s in ("ALBI", "ALES", "IMTA", "IMTBS", "IMTNE", "MSE", "TP", "TSP")),
-    "staging/enrolment", "staging/tuition", "staging/mobility",
+    "staging/enrolment", "staging/tuition", "staging/mobility", "staging/faculty",
     "staging/schools", "staging/countries", "staging/regulated_tuition",
     "core/dim_school", "core/dim_country", "core/dim_programme", "core/regulated_tuition",
     "core/fact_enrolment", "core/fact_tuition_fee", "core/fact_mobility",

@@ -346,6 +346,8 @@ def _column_values(pipeline: SchoolPipeline, column: str, kind: str, year: int) 
         good = st.sampled_from([*CODED_COLUMNS[column], *pipeline.values.get(column, {})])
     elif kind == "money":
         good = st.sampled_from(["2 650,00 €", "€9,000.00", "3200", "4\u00a0850,00", "12.5"])
+    elif kind == "fraction":
+        good = st.sampled_from(["1", "0.5", "0,8", "80 %", "25%", ".3"])
     elif kind == "date":
         month = st.integers(9, 12) if column == "start_date" else st.integers(1, 6)
         when = year if column == "start_date" else year + 1
@@ -360,7 +362,7 @@ def _canonical_frame(draw):
     """Rows that are mostly well-formed, some cells missing or junk, in every column."""
     school = draw(st.sampled_from(sorted(PIPELINES)))
     pipeline = PIPELINES[school]
-    dataset = draw(st.sampled_from(sorted(KINDS)))
+    dataset = draw(st.sampled_from(sorted(set(KINDS) & set(pipeline.datasets))))
     n = draw(st.integers(1, 25))
     dirty = draw(st.sampled_from([0.0, 0.02, 0.1, 0.3]))
     year = draw(st.sampled_from([2023, 2024]))

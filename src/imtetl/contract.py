@@ -1,4 +1,4 @@
-"""The canonical contract of the three school datasets, written once, as data.
+"""The canonical contract of the school datasets, written once, as data.
 
 A school's ``pipelines/*.yaml`` maps its headers onto the *source columns* below; the
 normaliser parses each by its *kind* into the staging tables; the staging suite checks the
@@ -44,9 +44,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-Kind = Literal["text", "year", "int", "country", "code", "money", "date", "id", "bool"]
+Kind = Literal["text", "year", "int", "country", "code", "money", "fraction", "date", "id", "bool"]
 ALL_KINDS: tuple[str, ...] = (
-    "text", "year", "int", "country", "code", "money", "date", "id", "bool",
+    "text", "year", "int", "country", "code", "money", "fraction", "date", "id", "bool",
 )  # fmt: skip
 
 #: What the staging tables hold before the contract's columns: where each row came from.
@@ -94,6 +94,9 @@ class Column:
     type_range: Range | None = None  # enforced by the normaliser (parsing)
     business_range: Range | None = None  # enforced by the staging suite
     personal: bool = False  # identifies a person: pseudonymised on read
+    #: the code an optional coded column takes where a school does not map it or leaves it
+    #: empty (its staging column is then NOT NULL)
+    default: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ALL_KINDS:
@@ -104,6 +107,15 @@ class Column:
             raise ValueError(f"{self.name}: a bool column's codes are ('true', 'false')")
         if self.kind == "id" and not self.personal:
             raise ValueError(f"{self.name}: an id is personal (it is pseudonymised)")
+        if self.default is not None and (self.required or self.default not in self.codes):
+            raise ValueError(f"{self.name}: a default is one of the codes of an optional column")
+        if self.kind in ("int", "fraction", "money") and self.type_range is None:
+            raise ValueError(f"{self.name}: a {self.kind} column needs a type range")
+
+    @property
+    def not_null(self) -> bool:
+        """Whether its staging column is NOT NULL: required, or filled by its default."""
+        return self.required or self.default is not None
 
     @property
     def staging(self) -> str:
@@ -132,7 +144,30 @@ class Duration:
     description: str = ""
 
 
-Rule = AtLeast | Duration
+@dataclass(frozen=True)
+class Total:
+    """A rule on ``column`` summed over each group of rows with the same ``by`` (within one
+    school, as every rule): checked as the derived column ``derived`` (the gate computes it)
+    and reported on ``column``; every row of a group whose total is outside the range is
+    quarantined."""
+
+    column: str
+    by: tuple[str, ...]
+    business_range: Range
+    derived: str
+    description: str = ""
+
+
+Rule = AtLeast | Duration | Total
+
+
+def rule_columns(rule: Rule) -> tuple[str, ...]:
+    """The source columns a rule reads."""
+    if isinstance(rule, AtLeast):
+        return (rule.column, rule.other)
+    if isinstance(rule, Duration):
+        return (rule.start, rule.end)
+    return (rule.column, *rule.by)
 
 
 @dataclass(frozen=True)
@@ -159,11 +194,10 @@ class Dataset:
             if name not in names:
                 raise ValueError(f"{self.name}: grain column {name!r} is not a column")
         for rule in self.rules:
-            pair = (
-                (rule.column, rule.other) if isinstance(rule, AtLeast) else (rule.start, rule.end)
-            )
-            if any(c not in names for c in pair):
+            if any(c not in names for c in rule_columns(rule)):
                 raise ValueError(f"{self.name}: rule {rule} names an unknown column")
+        if sum(c.kind == "id" for c in self.columns) > 1:
+            raise ValueError(f"{self.name}: one person id per dataset")
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -195,6 +229,11 @@ class Dataset:
     @property
     def grain_staging(self) -> tuple[str, ...]:
         return tuple(self.column(n).staging for n in self.grain)
+
+    @property
+    def person(self) -> Column | None:
+        """The dataset's person id (kind id, pseudonymised on read), if it has one."""
+        return next((c for c in self.columns if c.kind == "id"), None)
 
     def with_column(self, column: Column, after: str | None = None) -> Dataset:
         """A copy with ``column`` added (after ``after``, else last): for tests and drafts."""
@@ -264,7 +303,27 @@ ROUTES = (
 MODES = ("initial", "apprenticeship", "continuing_education")
 FEE_CATEGORIES = ("eu", "non_eu")
 DIRECTIONS = ("incoming", "outgoing")
-SCHEMES = ("erasmus", "time_double_degree", "bilateral_exchange", "internship_abroad", "other")
+SCHEMES = (
+    "erasmus",
+    "time_double_degree",
+    "bilateral_exchange",
+    "internship_abroad",
+    "erasmus_staff_teaching",
+    "erasmus_staff_training",
+    "time_staff_visit",
+    "invited_professorship",
+    "other",
+)
+POPULATIONS = ("student", "staff")
+CATEGORIES = (
+    "professor",
+    "associate_professor",
+    "lecturer",
+    "researcher",
+    "postdoc",
+    "visiting",
+    "other",
+)
 SEXES = ("F", "M")
 LANGUAGES = ("fr", "en")
 BOOLEAN = ("true", "false")
@@ -280,6 +339,10 @@ STUDY_YEAR_BUSINESS = Range(1, 10)
 #: spécialisé costs about a third of it): it is a typo or a total for several years.
 FEE_BUSINESS = Range(0, 50_000)
 STAY_BUSINESS = Range(0, 3 * 366)  # days: a double degree lasts two years at most, plus slack
+#: A full-time equivalent: 1 is full time. One row cannot be more, nor can one person's rows
+#: of a school and year together.
+FTE_TYPE = Range(0, 1)
+FTE_BUSINESS = Range(0, 1)
 
 
 def _academic_year() -> Column:
@@ -446,9 +509,32 @@ TUITION = Dataset(
 
 MOBILITY = Dataset(
     "mobility",
-    "One row per stay abroad (outgoing) or at the school (incoming) of a student.",
+    "One row per stay abroad (outgoing) or at the school (incoming) of a student or, for "
+    "population staff, of a member of staff (Erasmus+ teaching and training stays, T.I.M.E. "
+    "visits, invited professorships).",
     (
-        _student_id(),
+        Column(
+            "student_id",
+            "id",
+            "VARCHAR",
+            True,
+            "The school's local number of the person: a student number or, for population "
+            "staff, the staff number the faculty dataset uses. Staging keeps only its "
+            "HMAC-SHA256 pseudonym (keyed, per school), never the number; a staff member's is "
+            "the staff_key of the faculty dataset.",
+            staging_name="student_key",
+            personal=True,
+        ),
+        Column(
+            "population",
+            "code",
+            "VARCHAR",
+            False,
+            "Whose stay it is: student, or staff (teaching and research staff). student where "
+            "a school does not say.",
+            codes=POPULATIONS,
+            default="student",
+        ),
         Column(
             "direction",
             "code",
@@ -489,7 +575,90 @@ MOBILITY = Dataset(
     ),
 )
 
-CONTRACT = Contract((ENROLMENT, TUITION, MOBILITY))
+FACULTY = Dataset(
+    "faculty",
+    "One row per member of the teaching and research staff, academic year and appointment "
+    "(category and department): who teaches and researches at the school, from which country, "
+    "recruited from where.",
+    (
+        Column(
+            "staff_id",
+            "id",
+            "VARCHAR",
+            True,
+            "The school's local staff number; staging keeps only its HMAC-SHA256 pseudonym "
+            "(keyed, per school, as student ids), never the number.",
+            staging_name="staff_key",
+            personal=True,
+        ),
+        _academic_year(),
+        Column(
+            "category",
+            "code",
+            "VARCHAR",
+            True,
+            "Staff category: professor (professeur), associate_professor (maître de "
+            "conférences, maître-assistant), lecturer (enseignant), researcher (chercheur, "
+            "ingénieur de recherche), postdoc, visiting (invited or visiting academic), other.",
+            codes=CATEGORIES,
+        ),
+        Column(
+            "department",
+            "text",
+            "VARCHAR",
+            False,
+            "Department or laboratory of the appointment, as the school writes it; a staff "
+            "member with appointments in several has a row for each.",
+        ),
+        _country("nationality", True, "Nationality of the staff member"),
+        _country(
+            "country_of_previous_position",
+            False,
+            "Country of the staff member's previous position, NULL when unknown or a first "
+            "position",
+        ),
+        Column(
+            "is_new_hire",
+            "bool",
+            "BOOLEAN",
+            True,
+            "Whether the staff member joined the school that academic year.",
+            codes=BOOLEAN,
+        ),
+        Column(
+            "fte",
+            "fraction",
+            "DECIMAL(4, 3)",
+            True,
+            "Full-time equivalent of the appointment, 0 to 1 (1 is full time); sources write "
+            "'0.8', '0,8' or '80 %'.",
+            type_range=FTE_TYPE,
+            business_range=FTE_BUSINESS,
+        ),
+        Column(
+            "teaches_in_english",
+            "bool",
+            "BOOLEAN",
+            False,
+            "Whether the staff member teaches in English, NULL when not given.",
+            codes=BOOLEAN,
+        ),
+    ),
+    grain=("staff_id", "academic_year", "category", "department"),
+    rules=(
+        Total(
+            "fte",
+            ("staff_id", "academic_year"),
+            FTE_BUSINESS,
+            derived="fte_total",
+            description="a staff member's appointments of one school and year add up to at "
+            "most one full-time equivalent",
+        ),
+    ),
+    staging_leading=("academic_year", "staff_id"),
+)
+
+CONTRACT = Contract((ENROLMENT, TUITION, MOBILITY, FACULTY))
 
 
 # ---------------------------------------------------------------------------------------
@@ -533,10 +702,19 @@ def staging_ddl(contract: Contract = CONTRACT, *, comments: bool = True) -> str:
         lines = [f"    {name} {sql_type} NOT NULL" for name, sql_type, _ in LINEAGE_COLUMNS]
         lines.append(f"    {SCHOOL_COLUMN[0]} {SCHOOL_COLUMN[1]} NOT NULL")
         lines += [
-            f"    {c.staging} {c.sql_type}{' NOT NULL' if c.required else ''}"
+            f"    {c.staging} {c.sql_type}{' NOT NULL' if c.not_null else ''}"
             for c in dataset.staging_order
         ]
         statements.append(f"CREATE TABLE IF NOT EXISTS {table} (\n" + ",\n".join(lines) + "\n);")
+        # a column the contract gained since the table was created (its default, if any, for
+        # the rows already there)
+        statements += [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c.staging} {c.sql_type}"
+            + (f" DEFAULT {_sql_text(c.default)}" if c.default is not None else "")
+            + ";"
+            for c in dataset.staging_order
+            if not c.required
+        ]
         notes.append(f"COMMENT ON TABLE {table} IS {_sql_text(dataset.description)};")
         for name, _, description in (*LINEAGE_COLUMNS, SCHOOL_COLUMN):
             notes.append(f"COMMENT ON COLUMN {table}.{name} IS {_sql_text(description)};")
@@ -552,6 +730,8 @@ def column_note(column: Column) -> str:
     parts = [column.description]
     if column.kind == "code":
         parts.append("Codes: " + ", ".join(column.codes) + ".")
+    if column.default is not None:
+        parts.append(f"Default {column.default}.")
     if column.type_range is not None:
         parts.append(f"Type range {column.type_range}.")
     if column.business_range is not None:
@@ -585,7 +765,8 @@ def markdown(contract: Contract = CONTRACT) -> list[str]:
                 c.kind,
                 c.sql_type,
                 "yes" if c.required else "no",
-                ", ".join(f"`{v}`" for v in c.codes),
+                ", ".join(f"`{v}`" for v in c.codes)
+                + (f" (default `{c.default}`)" if c.default else ""),
                 "" if c.type_range is None else str(c.type_range),
                 "" if c.business_range is None else str(c.business_range),
                 "yes" if c.personal else "",
@@ -596,8 +777,11 @@ def markdown(contract: Contract = CONTRACT) -> list[str]:
             if isinstance(rule, AtLeast):
                 op = ">=" if rule.or_equal else ">"
                 text = f"`{rule.column}` {op} `{rule.other}`"
-            else:
+            elif isinstance(rule, Duration):
                 text = f"days from `{rule.start}` to `{rule.end}` in {rule.business_range}"
+            else:
+                by = ", ".join(f"`{c}`" for c in rule.by)
+                text = f"`{rule.column}` summed by {by} in {rule.business_range}"
             lines.append("")
             lines.append(f"Rule: {text}" + (f" ({rule.description})." if rule.description else "."))
         lines.append("")

@@ -25,11 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from imtetl.contract import CONTRACT, canonical_columns
 
-DATASETS = ("enrolment", "tuition", "mobility")
-Dataset = Literal["enrolment", "tuition", "mobility"]
+#: The contract's datasets (imtetl.contract): a school's YAML maps any of them.
+DATASETS: tuple[str, ...] = CONTRACT.names
+Dataset = Literal[DATASETS]  # type: ignore[valid-type]
 
 #: Canonical source columns of each dataset: (required, optional), from the contract
-#: (imtetl.contract). ``student_id`` is the school's local id, pseudonymised on read.
+#: (imtetl.contract). Person ids (``student_id``, ``staff_id``) are pseudonymised on read.
 CANONICAL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = canonical_columns()
 
 #: Columns whose values are codes: the school's ``values`` maps raw spellings onto these.

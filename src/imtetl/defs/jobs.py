@@ -6,12 +6,11 @@ import dagster as dg
 
 from imtetl.defs.assets.landing import LANDING_FETCH_KEYS
 from imtetl.defs.assets.national import NATIONAL_KEYS
+from imtetl.pipeline_config import DATASETS
 
 #: The landing step of schools with an HTTP API, then their staging.
 LANDING = dg.AssetSelection.assets(*LANDING_FETCH_KEYS)
-STAGING = dg.AssetSelection.assets(
-    ["staging", "enrolment"], ["staging", "tuition"], ["staging", "mobility"]
-)
+STAGING = dg.AssetSelection.assets(*(["staging", dataset] for dataset in DATASETS))
 #: The portal fetch: never inside the school builds, so an unreachable portal cannot stop them.
 NATIONAL = dg.AssetSelection.assets(*NATIONAL_KEYS)
 DOWNSTREAM = dg.AssetSelection.all() - LANDING - STAGING - NATIONAL

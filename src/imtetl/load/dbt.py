@@ -215,6 +215,12 @@ def incremental_facts(manifest: dict) -> dict[str, IncrementalFact]:
     return facts
 
 
+def fact_tables(sql_dir: Path) -> dict[str, str]:
+    """dataset -> the fact table (schema.table) its loads fill: the project's models whose
+    config says which dataset's school-years they follow (meta.imtetl.changed_partitions_of)."""
+    return {f.dataset: f.relation for f in incremental_facts(manifest_json(sql_dir)).values()}
+
+
 @dataclass
 class Plan:
     """What each incremental fact of a run will do: None rebuild whole, else the

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from imtetl.contract import CONTRACT
 from imtetl.load.audit import Load, write_audit
 from imtetl.pipeline_config import SchoolPipeline, shared_file_claims
 from imtetl.read import SourceError, SourceUnit, discover_units, read_unit
@@ -125,10 +126,11 @@ def _rejected_rows(
 ) -> pl.DataFrame:
     """Quarantine rows ``file rejected: <message>`` for the canonical columns of
     ``picked`` (ids pseudonymised, the rest as JSON in raw_record)."""
-    if "student_id" in picked.columns:
+    person = CONTRACT[unit.dataset].person
+    if person is not None and person.name in picked.columns:
         picked = picked.with_columns(
-            pseudonymise(picked["student_id"], unit.school, key).alias("student_key")
-        ).drop("student_id")
+            pseudonymise(picked[person.name], unit.school, key).alias(person.staging)
+        ).drop(person.name)
     record_columns = [c for c in picked.columns if c not in (ROW, UNIT, ORPHAN)]
     raw = (
         pl.struct(record_columns).struct.json_encode()
@@ -263,6 +265,9 @@ def _stage_each(
     number = 0
     for pipeline, wanted in partitions:
         school = pipeline.school.code
+        if dataset not in pipeline.datasets:  # the school sends no such export: nothing to do
+            reports.append(LoadReport(school, dataset, [], year=wanted))
+            continue
         source = sources.get(school)
         if source is None:
             source = sources[school] = _SchoolSource(

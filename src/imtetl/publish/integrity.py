@@ -18,15 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from imtetl.load.dbt import relations
+from imtetl.load.dbt import fact_tables, relations
 from imtetl.settings import Settings
 
-#: The fact table each dataset's loads fill.
-FACTS = {
-    "enrolment": "core.fact_enrolment",
-    "tuition": "core.fact_tuition_fee",
-    "mobility": "core.fact_mobility",
-}
 AUDIT_TABLES = (("audit", "loads"), ("audit", "quarantine"))
 
 
@@ -51,6 +45,7 @@ def check_integrity(
     database: str | None = None,
     views: list[str] = (),
     tables: list[tuple[str, str]] | None = None,
+    facts: dict[str, str] | None = None,
 ) -> list[str]:
     """Problems found in ``database`` (default: the connection's current database);
     an empty list means the state is whole. ``tables``: the model tables that must be there
@@ -92,7 +87,9 @@ def check_integrity(
         "WHERE is_current GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 5"
     ).fetchall()
     problems += [f"{s} {d} {f} {y or '(no year)'}: {n} current loads" for s, d, f, y, n in doubled]
-    for dataset, fact in FACTS.items():
+    if facts is None:  # the fact table of each dataset, as the dbt project declares it
+        facts = fact_tables(Settings.from_env().sql)
+    for dataset, fact in facts.items():
         fact_table = f"{q}.{fact}"
         half = conn.execute(
             f"""WITH facts AS (SELECT load_id, count(*) AS n FROM {fact_table} GROUP BY ALL),

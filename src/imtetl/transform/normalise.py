@@ -7,6 +7,7 @@ id already pseudonymised). Parsing is done on whole columns or on distinct value
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,8 +25,9 @@ UNIT = "__source_file"
 RAW = "__raw"
 
 #: What each canonical column is, per dataset (imtetl.contract), in source order. Kinds:
-#: text, year, int, country, code, money, date, id (pseudonymised into ``student_key``),
-#: bool. A bool is parsed here as the codes true/false (CODED_COLUMNS), so it reads "code".
+#: text, year, int, country, code, money, fraction, date, id (a person's number, pseudonymised
+#: into its staging column: ``student_key``, ``staff_key``), bool. A bool is parsed here as the
+#: codes true/false (CODED_COLUMNS), so it reads "code".
 KINDS: dict[str, dict[str, str]] = {
     dataset: {name: "code" if kind == "bool" else kind for name, kind in columns.items()}
     for dataset, columns in contract.kinds().items()
@@ -41,8 +43,11 @@ STAGING_COLUMNS = {d.name: list(d.staging_columns) for d in contract.CONTRACT}
 #: The type ranges (what a value of its kind can be at all; the suite has the business ones).
 (MAX_FEE,) = {r.max for r in contract.type_ranges(kind="money").values()}
 ((MIN_YEAR, MAX_YEAR),) = {(r.min, r.max) for r in contract.type_ranges(kind="year").values()}
-#: int column -> (min, max) it may take (study_year: 1, 15).
+#: int and fraction column -> (min, max) it may take (study_year: 1, 15; fte: 0, 1).
 INT_RANGES = {name: (r.min, r.max) for name, r in contract.type_ranges(kind="int").items()}
+FRACTION_RANGES = {n: (r.min, r.max) for n, r in contract.type_ranges(kind="fraction").items()}
+#: What a value of an int column is, in a reason ("not a study year '16'").
+_INT_WHAT = {"study_year": "a study year"}
 
 
 @dataclass
@@ -105,8 +110,25 @@ def _year(c: Column) -> Parsed:
 
 def _int(c: Column) -> Parsed:
     expr = values.integer(c.name)
-    bad = c.raw.is_not_null() & (expr.is_null() | ~expr.is_between(*INT_RANGES[c.column]))
-    return Parsed(expr, [(bad, c.failed("not a study year"))])
+    low, high = INT_RANGES[c.column]
+    bad = c.raw.is_not_null() & (expr.is_null() | ~expr.is_between(low, high))
+    what = _INT_WHAT.get(c.column, f"a whole number from {low:.0f} to {high:.0f}")
+    return Parsed(expr, [(bad, c.failed(f"not {what}"))])
+
+
+def _fraction(c: Column) -> Parsed:
+    expr = values.fraction(c.name)
+    low, high = FRACTION_RANGES[c.column]
+    return Parsed(
+        expr,
+        [
+            (c.raw.is_not_null() & expr.is_null(), c.failed("not a number")),
+            (
+                expr.is_not_null() & ~expr.is_between(low, high),
+                c.failed(f"not a share from {low:g} to {high:g} (or a percentage)"),
+            ),
+        ],
+    )
 
 
 def _money(c: Column) -> Parsed:
@@ -152,6 +174,7 @@ PARSERS: dict[str, Callable[[Column], Parsed]] = {
     "year": _year,
     "int": _int,
     "money": _money,
+    "fraction": _fraction,
     "date": _date,
     "country": _country,
     "code": _code,
@@ -173,22 +196,27 @@ def normalise(
     missing = [c for c in kinds if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
 
-    if "student_id" in kinds:
+    spec = contract.CONTRACT[dataset]
+    person = spec.person  # its number is pseudonymised before anything else sees it
+    if person is not None:
         frame = frame.with_columns(
-            pseudonymise(frame["student_id"], school, key).alias("student_key")
-        ).drop("student_id")
-    source_columns = [("student_key" if c == "student_id" else c) for c in kinds]
+            pseudonymise(frame[person.name], school, key).alias(person.staging)
+        ).drop(person.name)
+    source_columns = [spec.column(c).staging if c == getattr(person, "name", None) else c
+                      for c in kinds]  # fmt: skip
     # The source values, kept as a struct (no copy); JSON only for rows that are quarantined.
     source_values = pl.struct(source_columns).alias(RAW)
 
     parsed: list[pl.Expr] = []
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []
     for column, kind in kinds.items():
-        name = "student_key" if kind == "id" else column
+        name = person.staging if kind == "id" else column
         if column in required:
             checks.append(_check(column, pl.col(name).is_null(), "missing value"))
         result = PARSERS[kind](Column(column, name, frame, fmt, pipeline))
-        parsed.append(result.expr.alias(f"__{name}"))
+        default = spec.column(column).default
+        expr = result.expr if default is None else pl.coalesce(result.expr, pl.lit(default))
+        parsed.append(expr.alias(f"__{spec.column(column).staging}"))
         checks.extend(_check(column, failed, reason) for failed, reason in result.checks)
     if expected_year is not None:  # a row of another year would land in the wrong partition
         checks.append(_check(
@@ -204,14 +232,17 @@ def normalise(
             pl.col("__unclaimed").is_not_null(),
             pl.concat_str(pl.lit("row belongs to no configured school: "), _quoted("__unclaimed")),
         ))  # fmt: skip
-    if dataset == "mobility":
-        checks.append(_check(
-            "end_date",
-            pl.col("__end_date") < pl.col("__start_date"),
-            pl.concat_str(pl.lit("end date "), pl.col("__end_date").cast(pl.String),
-                          pl.lit(" is before start date "),
-                          pl.col("__start_date").cast(pl.String)),
-        ))  # fmt: skip
+    for rule in spec.rules:  # the order rules of the contract (the others are the suite's)
+        if isinstance(rule, contract.AtLeast):
+            a, b = (f"__{spec.column(c).staging}" for c in (rule.column, rule.other))
+            checks.append(_check(
+                rule.column,
+                (pl.col(a) < pl.col(b)) if rule.or_equal else (pl.col(a) <= pl.col(b)),
+                pl.concat_str(pl.lit(f"{rule.column.replace('_', ' ')} "),
+                              pl.col(a).cast(pl.String),
+                              pl.lit(f" is before {rule.other.replace('_', ' ')} "),
+                              pl.col(b).cast(pl.String)),
+            ))  # fmt: skip
 
     work = frame.with_columns(*parsed, source_values)
     reasons = [
@@ -251,7 +282,7 @@ def normalise(
         .otherwise(pl.col("__reason"))
         .alias("__reason"),
         pl.when(is_duplicate)
-        .then(pl.lit(GRAIN[dataset][0].replace("student_key", "student_id")))
+        .then(pl.lit(spec.grain[0]))
         .otherwise(pl.col("__column"))
         .alias("__column"),
     )
@@ -269,17 +300,24 @@ def normalise(
         pl.col(UNIT),
         pl.col(ROW),
         pl.lit(school).alias("school_code"),
-        *[_typed(dataset, c) for c in STAGING_COLUMNS[dataset] if c != "school_code"],
+        *[_typed(spec.column(c)) for c in STAGING_COLUMNS[dataset] if c != "school_code"],
         pl.col(RAW),
     )
     return Normalised(rows=rows, quarantine=quarantine)
 
 
-def _typed(dataset: str, column: str) -> pl.Expr:
-    if column == "annual_fee_eur":
-        return pl.col("__annual_fee").round(2).cast(pl.Decimal(10, 2)).alias(column)
-    if column == "is_new_entrant":
-        return (pl.col("__is_new_entrant") == "true").alias(column)
-    if column == "academic_year" or column == "study_year":
-        return pl.col(f"__{column}").cast(pl.Int32).alias(column)
-    return pl.col(f"__{column}").alias(column)
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def _typed(column: contract.Column) -> pl.Expr:
+    """A parsed column as its staging type (the contract's sql_type)."""
+    parsed = pl.col(f"__{column.staging}")
+    decimal = _DECIMAL.fullmatch(column.sql_type)
+    if decimal:
+        precision, scale = map(int, decimal.groups())
+        parsed = parsed.round(scale).cast(pl.Decimal(precision, scale))
+    elif column.kind == "bool":
+        parsed = parsed == "true"
+    elif column.sql_type == "INTEGER":
+        parsed = parsed.cast(pl.Int32)
+    return parsed.alias(column.staging)

@@ -176,6 +176,19 @@ def date(column: str, date_formats: str | tuple[str, ...] | list[str] | None = N
     return pl.coalesce(*tried, iso).alias(column)
 
 
+#: '0.8', '0,8', '.5', '1', '80 %', '80%', '12,5 %' (a share of one, or a percentage).
+_FRACTION = r"^\s*(?<number>\d*[.,]?\d+)\s*(?<percent>%)?\s*$"
+
+
+def fraction(column: str) -> pl.Expr:
+    """Shares of one (a full-time equivalent) to Float64: '0.8', '0,8' or '80 %' are 0.8;
+    a point or a comma is the decimal mark (a share has no thousands). Garbage: null."""
+    parts = pl.col(column).str.extract_groups(_FRACTION)
+    value = parts.struct.field("number").str.replace(",", ".", literal=True).cast(pl.Float64)
+    percent = parts.struct.field("percent").is_not_null()
+    return pl.when(percent).then(value / 100).otherwise(value).alias(column)
+
+
 def integer(column: str) -> pl.Expr:
     """'2', '2.0' (spreadsheets) to Int32; anything else to null."""
     return pl.col(column).str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)

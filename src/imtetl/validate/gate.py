@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from imtetl.contract import CONTRACT, Duration, Total
 from imtetl.read.base import ROW
 from imtetl.transform.countries import countries
 from imtetl.transform.normalise import RAW, UNIT
@@ -95,12 +96,20 @@ def _with_regulated_fee(rows: pl.DataFrame, reference: pl.DataFrame) -> pl.DataF
 
 
 def _validation_frame(dataset: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows with the columns the contract's rules are checked on (stay durations, one
+    person's total full-time equivalent), derived from the rows of the partition."""
     frame = rows.drop(RAW, strict=False)
-    if dataset == "mobility":
-        frame = frame.with_columns(
-            (pl.col("end_date") - pl.col("start_date")).dt.total_days().alias("duration_days")
-        )
-    return frame
+    spec = CONTRACT[dataset]
+    derived = []
+    for rule in spec.rules:
+        if isinstance(rule, Duration):
+            start, end = (pl.col(spec.column(c).staging) for c in (rule.start, rule.end))
+            derived.append((end - start).dt.total_days().alias(rule.derived))
+        elif isinstance(rule, Total):
+            by = ["school_code", *(spec.column(c).staging for c in rule.by)]
+            total = pl.col(spec.column(rule.column).staging).cast(pl.Float64).sum().over(by)
+            derived.append(total.alias(rule.derived))
+    return frame.with_columns(derived) if derived else frame
 
 
 PART = "__partition"

@@ -22,6 +22,7 @@ from imtetl.contract import (
     Contract,
     Duration,
     Range,
+    Total,
 )
 
 #: The business ranges of the contract (imtetl.contract), under their former names.
@@ -111,6 +112,8 @@ def staging_suite(
             )
         elif isinstance(rule, Duration):  # the gate derives the column (validate.gate)
             suite.append(_between(rule.derived, rule.business_range, rule.end))
+        elif isinstance(rule, Total):  # so does it the group's total
+            suite.append(_between(rule.derived, rule.business_range, rule.column))
         else:
             raise TypeError(f"no expectation for the rule {rule!r}")
     return suite

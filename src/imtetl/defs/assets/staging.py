@@ -159,7 +159,7 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
         description=(
             f"The {dataset} exports of one school and academic year, read in the school's own "
             "format, columns mapped by pipelines/<school>.yaml, values normalised to the "
-            "contract's codes, student ids pseudonymised, then gated by the Great Expectations "
+            "contract's codes, person ids pseudonymised, then gated by the Great Expectations "
             f"suite staging_{dataset}. Rows that cannot be loaded go to audit.quarantine with "
             "their reason. A rerun replaces exactly that school-year's rows."
         ),

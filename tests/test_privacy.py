@@ -1,6 +1,6 @@
-"""Privacy: what the sample exports carry about students (ids, names, e-mails, birth dates,
-as real exports do) never reaches the published warehouse, the build database, Dagster's
-event log, the build's output, the Data Docs or the report; pseudonyms are HMACs of the
+"""Privacy: what the sample exports carry about students and staff (ids, names, e-mails,
+birth dates, as real exports do) never reaches the published warehouse, the build database,
+Dagster's event log, the build's output, the Data Docs or the report; pseudonyms are HMACs of the
 school's id under the key, stable and keyed; the key itself is written nowhere; the `bi`
 views never show a count of 1 to 10."""
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from imtetl.contract import CONTRACT
 from imtetl.pipeline_config import load_pipelines
 from imtetl.read import discover_units, read_unit
 from imtetl.read.base import ROW
@@ -32,6 +33,8 @@ _DATE = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})|(\d{2})/(\d{2})/((?:19|20)
 class Personal:
     ids: set[str] = field(default_factory=set)  # (school, id) flattened to the id
     pairs: set[tuple[str, str]] = field(default_factory=set)  # (school, id)
+    #: (school, id) of the faculty exports' staff numbers (also in ``ids`` and ``pairs``)
+    staff: set[tuple[str, str]] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
     full_names: set[tuple[str, str]] = field(default_factory=set)  # (surname, given) both ways
     emails: set[str] = field(default_factory=set)
@@ -62,7 +65,8 @@ def _personal(landing: Path) -> Personal:
     for school, pipeline in PIPELINES.items():
         for dataset, source in pipeline.datasets.items():
             fmt = pipeline.format_for(dataset)
-            id_header = normalise_label(source.columns.get("student_id", "\0"))
+            person = CONTRACT[dataset].person  # student_id, staff_id: the dataset's person id
+            id_header = normalise_label(source.columns.get(person.name, "\0") if person else "\0")
             personal = {normalise_label(c): c for c in source.personal_columns}
             for unit in discover_units(pipeline, dataset, landing):
                 frame = read_unit(unit, fmt).frame
@@ -92,6 +96,8 @@ def _personal(landing: Path) -> Personal:
                     if label == id_header:
                         found.ids |= values
                         found.pairs |= {(school, v) for v in values}
+                        if dataset == "faculty":
+                            found.staff |= {(school, v) for v in values}
                     elif label in personal:
                         if "mail" in label or label == "mel":
                             found.emails |= values
@@ -102,6 +108,7 @@ def _personal(landing: Path) -> Personal:
                             found.vocabulary.update(_TOKEN.findall(value))
     assert len(found.ids) > 1000 and len(found.emails) > 500 and len(found.births) > 500
     assert len(found.names) > 300 and len(found.full_names) > 1000
+    assert len(found.staff) > 200 and {s for s, _ in found.staff} == set(PIPELINES)
     return found
 
 
@@ -194,8 +201,9 @@ def test_no_personal_value_or_key_in_logs_event_log_docs_or_report(built: Projec
 
 
 def test_pseudonyms_are_keyed_hmacs_of_the_school_id(built: Project) -> None:
-    """Every student_key published is HMAC-SHA256(key, 'SCHOOL:id') of an id of the
-    exports: stable for the same key and id, different for another key or school."""
+    """Every student_key and staff_key published is HMAC-SHA256(key, 'SCHOOL:id') of an id
+    of the exports: stable for the same key and id, different for another key or school;
+    a staff member's stays abroad carry the staff_key of the faculty dataset."""
     personal = _personal(built.landing)
     key = TEST_KEY.encode()
 
@@ -208,13 +216,28 @@ def test_pseudonyms_are_keyed_hmacs_of_the_school_id(built: Project) -> None:
     with duckdb.connect(str(built.warehouse), read_only=True) as conn:
         published = {
             k
-            for table in ("fact_enrolment", "fact_mobility")
-            for (k,) in conn.execute(f"SELECT DISTINCT student_key FROM core.{table}").fetchall()
+            for table, column in (
+                ("fact_enrolment", "student_key"),
+                ("fact_mobility", "student_key"),
+                ("fact_faculty", "staff_key"),
+            )
+            for (k,) in conn.execute(f"SELECT DISTINCT {column} FROM core.{table}").fetchall()
         }
         enrolled_and_mobile = conn.execute(
             "SELECT count(DISTINCT m.student_key) FROM core.fact_mobility m "
-            "JOIN core.fact_enrolment e USING (school_code, student_key)"
+            "JOIN core.fact_enrolment e USING (school_code, student_key) "
+            "WHERE m.population = 'student'"
         ).fetchone()[0]
+        faculty = conn.execute("SELECT DISTINCT staff_key FROM core.fact_faculty").fetchall()
+        staff_keys = {k for (k,) in faculty}
+        staff_abroad = conn.execute(
+            "SELECT count(DISTINCT m.student_key) FROM core.fact_mobility m "
+            "JOIN core.fact_faculty f ON f.school_code = m.school_code "
+            "AND f.staff_key = m.student_key WHERE m.population = 'staff'"
+        ).fetchone()[0]
+    staff_expected = {pseudonym(key, s, v) for s, v in personal.staff}
+    assert len(staff_keys) > 200 and staff_keys <= staff_expected
+    assert staff_abroad > 0  # one staff member, one pseudonym across datasets
     assert len(published) > 1000
     assert published <= expected  # the same key gives the same pseudonym
     assert not published & other_key and not published & (swapped - expected)
@@ -244,8 +267,9 @@ def test_bi_views_show_no_count_from_1_to_10(built: Project) -> None:
     assert shown == [] and masked > 0
 
 
-@pytest.mark.parametrize("dataset", ["enrolment", "mobility"])
+@pytest.mark.parametrize("dataset", ["enrolment", "mobility", "faculty"])
 def test_quarantined_raw_records_carry_pseudonyms_only(built: Project, dataset: str) -> None:
+    person = CONTRACT[dataset].person
     personal = _personal(built.landing)
     with duckdb.connect(str(built.warehouse), read_only=True) as conn:
         records = [
@@ -256,9 +280,9 @@ def test_quarantined_raw_records_carry_pseudonyms_only(built: Project, dataset: 
         ]
     assert records
     for record in records:
-        assert "student_id" not in record
+        assert person.name not in record
         assert not {str(v) for v in record.values()} & (personal.ids | personal.emails)
-        assert re.fullmatch(r"[0-9a-f]{64}", record.get("student_key") or "0" * 64)
+        assert re.fullmatch(r"[0-9a-f]{64}", record.get(person.staging) or "0" * 64)
 
 
 def test_the_scans_find_what_is_planted(built: Project, tmp_path: Path) -> None:

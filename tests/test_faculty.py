@@ -5,6 +5,9 @@ staff numbers, and a school that sends no faculty export. Unit tests, in millise
 from __future__ import annotations
 
 import dataclasses
+import random
+from decimal import Decimal
+from fractions import Fraction
 
 import duckdb
 import polars as pl
@@ -19,7 +22,8 @@ from imtetl.read.base import ROW
 from imtetl.transform import values
 from imtetl.transform.normalise import RAW, UNIT, normalise
 from imtetl.validate.gate import GateInput, gate_partition
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Project
+from tests.test_privacy import Personal, _scan_database
 
 KEY = b"k" * 32
 
@@ -45,6 +49,7 @@ datasets:
     personal_columns: [Nom, Prénom, Mél, Date de naissance]
   mobility:
     files: eurecom/mobilite_*.csv
+    format: {header_row: 1, footer_rows: 0}
     columns:
       student_id: Matricule
       population: Public
@@ -242,3 +247,150 @@ def test_fte_outside_its_type_is_quarantined_while_parsing(bad: dict) -> None:
     result = normalise(_frame([{**PERSON, **bad}]), "faculty", _pipeline(), KEY)
     assert result.rows.height == 0 and result.quarantine["column"].to_list() == ["fte"]
     assert result.quarantine["reason"][0].startswith("fte: not a")
+
+
+# --- one whole build: a school on its own faculty shape, the mart against the test's figures
+
+
+def _hr_export(rng: random.Random) -> tuple[str, list[dict]]:
+    """EURECOM's HR export, every year in one file (not a file per year): two lines of notes
+    above the header, a total below the data, FTE as percentages, split appointments, names,
+    e-mails and birth dates. Returns the text and the rows the warehouse must hold."""
+    categories = ["PR", "MCF", "ATER", "CR", "PostDoc", "INV", "Autre"]
+    countries = {"France": "FR", "Italie": "IT", "Inde": "IN", "Brésil": "BR", "Allemagne": "DE"}
+    header = ["Matricule", "Nom", "Prénom", "Mél", "Date de naissance", "Année", "Corps",
+              "Département", "Nationalité", "Pays du poste précédent", "Arrivée dans l'année",
+              "Quotité", "Enseigne en anglais"]  # fmt: skip
+    lines = [
+        "Extraction RH - personnels enseignants et chercheurs",
+        "Confidentiel",
+        "",
+        ";".join(header),
+    ]
+    expected = []
+    for number in range(1, 121):
+        nationality = rng.choice(list(countries)) if rng.random() < 0.45 else "France"
+        previous = rng.choice([None, "France", "Italie", "Inde", "Royaume-Uni"])
+        category = rng.choice(categories)
+        first_year = rng.choice(range(2021, 2026))
+        for year in range(first_year, min(2025, first_year + rng.choice([1, 3, 5])) + 1):
+            split = rng.random() < 0.15
+            shares = [60, 40] if split else [rng.choice([100, 100, 80, 50])]
+            for share, department in zip(shares, ["Data Science", "Sécurité"], strict=False):
+                row = {
+                    "staff_id": f"EU-{number:05d}",
+                    "year": year,
+                    "category": category,
+                    "department": department,
+                    "nationality": countries.get(nationality),
+                    "previous": {"Royaume-Uni": "GB", None: None, **countries}[previous],
+                    "new_hire": year == first_year,
+                    "fte": Decimal(share) / 100,
+                }
+                expected.append(row)
+                lines.append(";".join([
+                    row["staff_id"], f"Nom{number}", f"Prénom{number}",
+                    f"prenom{number}.nom@eurecom.example", f"{number % 28 + 1:02d}/03/1980",
+                    f"{year}-{year + 1}", category, department, nationality, previous or "",
+                    "oui" if row["new_hire"] else "non", f"{share} %",
+                    rng.choice(["oui", "non", ""]),
+                ]))  # fmt: skip
+    # bad rows: an FTE of 150 %, an unknown category, a person over one FTE in 2024
+    lines.append("EU-90001;X;Y;x@e.example;01/01/1970;2024-2025;PR;Data Science;France;;oui;150 %;")
+    lines.append("EU-90002;X;Y;x@e.example;01/01/1970;2024-2025;Doyen;Data Science;France;;oui;1;")
+    lines.append("EU-90003;X;Y;x@e.example;01/01/1970;2024-2025;CR;Data Science;Italie;;oui;70 %;")
+    lines.append("EU-90003;X;Y;x@e.example;01/01/1970;2024-2025;CR;Sécurité;Italie;;oui;70 %;")
+    lines.append(f"Total : {len(expected) + 4} lignes")
+    return "\n".join(lines) + "\n", expected
+
+
+def _figures(rows: list[dict]) -> dict[tuple[int, str], tuple]:
+    """marts.international_faculty's measures, computed here from the rows the test wrote."""
+    codes = dict(yaml.safe_load(YAML)["values"]["category"])
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["year"], codes[row["category"]]), []).append(row)
+    figures = {}
+    for key, group in groups.items():
+        people = {r["staff_id"] for r in group}
+        foreign = {r["staff_id"] for r in group if r["nationality"] != "FR"}
+        new = {r["staff_id"] for r in group if r["new_hire"]}
+        abroad = {r["staff_id"] for r in group if r["previous"] not in (None, "FR")}
+        figures[key] = (
+            len(people), sum(r["fte"] for r in group), len(foreign),
+            Fraction(len(foreign), len(people)), len(new), len(new & foreign), len(abroad),
+        )  # fmt: skip
+    return figures
+
+
+def test_a_school_onboarded_on_its_own_faculty_export_shape(built_copy: Project) -> None:
+    project = built_copy
+    text, expected = _hr_export(random.Random(14))
+    folder = project.landing / "eurecom"
+    folder.mkdir()
+    (folder / "rh_personnels_2021-2025.csv").write_text(text, encoding="utf-8")
+    stays = [
+        "Matricule;Public;Sens;Programme;Partenaire;Pays;Année;Début;Fin",
+        "EU-00001;Personnel;Sortant;Erasmus+ enseignement;Politecnico di Torino;Italie;2024;"
+        "10/03/2025;14/03/2025",
+        "EU-00002;Personnel;Entrant;Professeur invité;IIT Bombay;Inde;2024;01/04/2025;30/06/2025",
+        "S-1;Étudiant;Sortant;Erasmus+;TU München;Allemagne;2024;01/09/2024;31/01/2025",
+    ]
+    (folder / "mobilite_2024.csv").write_text("\n".join(stays) + "\n", encoding="utf-8")
+    config = YAML.replace('format: {kind: csv, separator: ";", decimal_mark: ","}',
+                          'format: {kind: csv, separator: ";", decimal_mark: ",", '
+                          'date_format: "%d/%m/%Y", header_row: 4, footer_rows: 1}')  # fmt: skip
+    (project.pipelines / "eurecom.yaml").write_text(config, encoding="utf-8")
+
+    result = project.imtetl("build", "--school", "EURECOM")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        mart = conn.execute(
+            "SELECT academic_year, category, headcount, fte, foreign_headcount, foreign_share, "
+            "new_hires, foreign_new_hires, recruited_from_abroad "
+            "FROM marts.international_faculty WHERE school_code = 'EURECOM'"
+        ).fetchall()
+        quarantined = conn.execute(
+            'SELECT row_number, "column", reason FROM audit.quarantine '
+            "WHERE school_code = 'EURECOM' AND dataset = 'faculty' ORDER BY row_number"
+        ).fetchall()
+        staff_stays = conn.execute(
+            "SELECT direction, scheme, sum(stays) FROM marts.staff_mobility "
+            "WHERE school_code = 'EURECOM' GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        students = conn.execute(
+            "SELECT sum(stays) FROM marts.mobility_flows WHERE school_code = 'EURECOM'"
+        ).fetchone()
+        other_schools = conn.execute(
+            "SELECT count(DISTINCT school_code) FROM marts.international_faculty"
+        ).fetchone()
+    got = {
+        (year, category): (h, Decimal(str(fte)), f, Fraction(share).limit_denominator(10_000), n,
+                           fn, a)
+        for year, category, h, fte, f, share, n, fn, a in mart
+    }  # fmt: skip
+    assert got == _figures(expected)
+    # the seeded bad rows, each with its reason (rows counted from the file's first data row)
+    reasons = [(c, r.split(" '")[0].split("(")[0].strip()) for _, c, r in quarantined]
+    assert reasons == [
+        ("fte", "fte: not a share from 0 to 1"),
+        ("category", "category: unknown value"),
+        ("fte", "expectation failed: ExpectColumnValuesToBeBetween"),
+        ("fte", "expectation failed: ExpectColumnValuesToBeBetween"),
+    ]
+    assert staff_stays == [
+        ("incoming", "invited_professorship", 1),
+        ("outgoing", "erasmus_staff_teaching", 1),
+    ]
+    assert students == (1,)  # the student's stay stays a student's
+    assert other_schools[0] == 9  # the eight schools of the sample are still there
+    # no staff number, name, e-mail or birth date of the export in the warehouse
+    personal = Personal(
+        ids={f"EU-{n:05d}" for n in range(1, 121)} | {"EU-90001", "EU-90002", "EU-90003"},
+        emails={f"prenom{n}.nom@eurecom.example" for n in range(1, 121)} | {"x@e.example"},
+        births={f"{n % 28 + 1:02d}/03/1980" for n in range(1, 121)}
+        | {f"1980-03-{n % 28 + 1:02d}" for n in range(1, 121)},
+    )
+    personal.names = {f"Nom{n}" for n in range(1, 121)}
+    personal.full_names = {(f"Nom{n}", f"Prénom{n}") for n in range(1, 121)}
+    assert _scan_database(project.warehouse, personal) == []

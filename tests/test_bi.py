@@ -22,7 +22,15 @@ COUNTS = {
     "foreign_intake_by_region": ["new_entrants", "international_mobility_entrants"],
     "mobility_by_scheme": ["stays"],
     "national_comparison": ["students", "international_mobility_students", "engineering_students"],
+    "international_faculty": ["headcount", "foreign_headcount", "recruited_from_abroad"],
+    "staff_mobility_by_scheme": ["stays"],
 }
+#: Views over datasets the small sample does not have yet (it has no faculty rows and no staff
+#: stays): empty there; their masking is checked by the dbt unit tests (sql/models/bi).
+MAY_BE_EMPTY = {"international_faculty", "staff_mobility_by_scheme"}
+#: Views that aggregate the mart of the same name (bi.international_faculty: all categories
+#: of a school and year together), so not one bi row per mart row.
+AGGREGATES_ITS_MART = {"international_faculty"}
 #: Rows of a view that the masking rule covers (national rows are the ministry's published
 #: aggregates, shown as published; tests/test_national.py checks them).
 SCOPE = {"national_comparison": "is_imt"}
@@ -42,6 +50,8 @@ DERIVED = {
         "engineering_share",
         "mobility_share_rank",
     ],
+    "international_faculty": ["fte", "foreign_share"],
+    "staff_mobility_by_scheme": ["total_months"],
 }
 #: Ratios the marts hold exact and the bi views round (decimals).
 ROUNDED = {
@@ -62,6 +72,10 @@ IMPLIED = {
         ("students", "international_mobility_students"),
         ("students", "engineering_students"),
     ],
+    "international_faculty": [
+        ("headcount", "foreign_headcount"),
+        ("headcount", "recruited_from_abroad"),
+    ],
 }
 
 
@@ -72,11 +86,17 @@ def test_no_count_from_1_to_10_is_visible_in_bi(built: Project) -> None:
             total, masked = conn.execute(
                 f"SELECT count(*), count(*) FILTER (masked) FROM bi.{view}"
             ).fetchone()
+            if view in MAY_BE_EMPTY and total == 0:
+                continue
             assert total > 0, view
             assert masked > 0 or view in MAY_HAVE_NO_MASKED_ROW, view  # some rows masked
-            if (view,) in conn.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
-            ).fetchall():
+            if (
+                view not in AGGREGATES_ITS_MART
+                and (view,)
+                in conn.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+                ).fetchall()
+            ):
                 marts = conn.execute(f"SELECT count(*) FROM marts.{view}").fetchone()[0]
                 assert total == marts, view  # one bi row per mart row
             small = " OR ".join(f"{c} BETWEEN 1 AND 10" for c in counts)

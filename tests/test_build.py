@@ -16,6 +16,7 @@ CONTRACT = [
     "core.dim_school", "core.dim_country", "core.dim_programme", "core.fact_enrolment",
     "core.fact_tuition_fee", "core.fact_mobility", "marts.international_masters_pricing",
     "marts.foreign_intake", "marts.recruitment_routes", "marts.mobility_flows",
+    "core.fact_faculty", "marts.international_faculty", "marts.staff_mobility",
     "audit.loads", "audit.quarantine",
 ]  # fmt: skip
 SCHOOLS = {"IMTA", "ALBI", "ALES", "IMTNE", "MSE", "TP", "TSP", "IMTBS"}

@@ -152,7 +152,7 @@ def _facts_equal_a_whole_rebuild(project: Project) -> dict[str, int]:
                 f"SELECT count(*) FROM {fact.relation}"
             ).fetchone()[0]
         assert not conn.execute("SELECT * FROM build_state.changed_partitions").fetchall()
-    assert set(counts) == {"fact_enrolment", "fact_tuition_fee", "fact_mobility"}
+    assert set(counts) == {"fact_enrolment", "fact_tuition_fee", "fact_mobility", "fact_faculty"}
     return counts
 
 

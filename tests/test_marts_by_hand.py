@@ -1,7 +1,8 @@
 """The core and marts SQL, checked against figures worked out by hand.
 
 A temporary DuckDB gets the staging DDL, a tiny hand-written fixture (2 schools, 2 academic
-years, 13 enrolment rows, a fee grid, 3 mobility stays), then the dbt project's core and marts
+years, 13 enrolment rows, a fee grid, 3 student and 3 staff mobility stays, 7 faculty rows),
+then the dbt project's core and marts
 models (dbt in-process, as the pipeline runs it) and the audit comments. Each expected figure
 below is derived in a comment from the fixture, so a reader can check the arithmetic without
 running anything. No Dagster involved. Marts hold exact values: shares and percentages are
@@ -27,7 +28,8 @@ SQL_DIR = PROJECT_ROOT / "sql"
 #: The models this fixture feeds (no regulated fees, no national data), built by dbt.
 MODELS = (
     "dim_school dim_country dim_programme fact_enrolment fact_tuition_fee fact_mobility "
-    "international_masters_pricing foreign_intake recruitment_routes mobility_flows"
+    "fact_faculty international_masters_pricing foreign_intake recruitment_routes "
+    "mobility_flows international_faculty staff_mobility"
 )
 BUILT_TABLES = [
     "core.dim_school",
@@ -36,10 +38,13 @@ BUILT_TABLES = [
     "core.fact_enrolment",
     "core.fact_tuition_fee",
     "core.fact_mobility",
+    "core.fact_faculty",
     "marts.international_masters_pricing",
     "marts.foreign_intake",
     "marts.recruitment_routes",
     "marts.mobility_flows",
+    "marts.international_faculty",
+    "marts.staff_mobility",
 ]
 LOADED_AT = datetime(2025, 10, 1, 8, 0, 0)
 
@@ -111,19 +116,46 @@ ENROLMENT = [
      "admission_on_title", "initial", "eu"),
 ]
 # fmt: on
-# school, year, student, direction, scheme, partner_institution, partner_country, start, end
+# school, year, person, population, direction, scheme, partner_institution, partner_country,
+# start, end
 # fmt: off
 MOBILITY = [
     # 152 days / 30.4375 = 4.9938 -> 5.0 months
-    ("IMTA", 2024, "s3", "outgoing", "erasmus", "TU München", "DE",
+    ("IMTA", 2024, "s3", "student", "outgoing", "erasmus", "TU München", "DE",
      date(2024, 9, 1), date(2025, 1, 31)),
     # 149 days / 30.4375 = 4.8953 -> 4.9 months (same student, second stay)
-    ("IMTA", 2024, "s3", "outgoing", "erasmus", "TU Berlin", "DE",
+    ("IMTA", 2024, "s3", "student", "outgoing", "erasmus", "TU Berlin", "DE",
      date(2025, 2, 1), date(2025, 6, 30)),
     # 667 days / 30.4375 = 21.9138 -> 21.9 months
-    ("TP", 2024, "t1", "incoming", "time_double_degree", "Tsinghua University", "CN",
+    ("TP", 2024, "t1", "student", "incoming", "time_double_degree", "Tsinghua University", "CN",
      date(2024, 9, 1), date(2026, 6, 30)),
+    # Staff stays (the person is a faculty staff_key): not in marts.mobility_flows.
+    # 4 days / 30.4375 = 0.1314 -> 0.1 months
+    ("IMTA", 2024, "f1", "staff", "outgoing", "erasmus_staff_teaching", "TU München", "DE",
+     date(2025, 3, 10), date(2025, 3, 14)),
+    # 11 days / 30.4375 = 0.3614 -> 0.4 months (same person, second stay, same country)
+    ("IMTA", 2024, "f1", "staff", "outgoing", "erasmus_staff_teaching", "TU Berlin", "DE",
+     date(2025, 5, 5), date(2025, 5, 16)),
+    # 29 days / 30.4375 = 0.9528 -> 1.0 month
+    ("TP", 2024, "v1", "staff", "incoming", "invited_professorship", "Tsinghua University", "CN",
+     date(2025, 1, 6), date(2025, 2, 4)),
 ]
+# school, year, staff, category, department, nationality, country_of_previous_position,
+# is_new_hire, fte, teaches_in_english
+FACULTY = [
+    # IMTA 2024 professors: f1 (FR) split over two departments counts once, fte 0.5 + 0.5;
+    # f2 (DE, hired from Germany); f3 (FR, back from Canada) is professor AND researcher.
+    ("IMTA", 2024, "f1", "professor", "Maths", "FR", None, False, "0.500", True),
+    ("IMTA", 2024, "f1", "professor", "Physics", "FR", None, False, "0.500", None),
+    ("IMTA", 2024, "f2", "professor", "Info", "DE", "DE", True, "1.000", True),
+    ("IMTA", 2024, "f3", "professor", None, "FR", "CA", False, "0.600", False),
+    ("IMTA", 2024, "f3", "researcher", None, "FR", "CA", False, "0.400", False),
+    # IMTA 2024 postdoc: f4 (CN), a new hire whose previous position was in France
+    ("IMTA", 2024, "f4", "postdoc", "Info", "CN", "FR", True, "1.000", None),
+    # TP 2023 visiting: v1 (CN), previous position unknown
+    ("TP", 2023, "v1", "visiting", None, "CN", None, True, "0.250", True),
+]
+
 # fmt: on
 
 
@@ -206,7 +238,16 @@ def _insert_fixture(con: duckdb.DuckDBPyConnection, reverse: bool = False) -> No
         f"INSERT INTO staging.enrolment VALUES ({', '.join(['?'] * 18)})", order(enrolment_rows)
     )
     con.executemany(
-        "INSERT INTO staging.mobility VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO staging.faculty VALUES ({', '.join(['?'] * 14)})",
+        order(
+            [
+                (f"L-{s}-fac-{y}", f"{s}/personnel_{y}.csv", i, LOADED_AT, s, y, f"key-{st}", *r)
+                for i, (s, y, st, *r) in enumerate(FACULTY, start=1)
+            ]
+        ),
+    )
+    con.executemany(
+        "INSERT INTO staging.mobility VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         order(
             [
                 (f"L-{s}-mob-{y}", f"{s}/mobilite_{y}.csv", i, LOADED_AT, s, y, f"key-{st}", *rest)
@@ -263,6 +304,11 @@ def test_facts_keep_every_staging_row_and_lineage(con):
         " (SELECT count(*) FROM core.fact_mobility)"
     ).fetchone()
     assert counts == (len(ENROLMENT), len(TUITION), len(MOBILITY))
+    assert con.execute("SELECT count(*) FROM core.fact_faculty").fetchone() == (len(FACULTY),)
+    populations = con.execute(
+        "SELECT population, count(*) FROM core.fact_mobility GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert populations == [("staff", 3), ("student", 3)]
     lineage_nulls = con.execute(
         "SELECT count(*) FROM core.fact_enrolment"
         " WHERE load_id IS NULL OR source_file IS NULL OR loaded_at IS NULL"
@@ -273,7 +319,7 @@ def test_facts_keep_every_staging_row_and_lineage(con):
 def test_fact_mobility_duration(con):
     durations = con.execute(
         "SELECT start_date, duration_months FROM core.fact_mobility"
-        " ORDER BY start_date, school_code"
+        " WHERE population = 'student' ORDER BY start_date, school_code"
     ).fetchall()
     assert durations == [
         (date(2024, 9, 1), Decimal("5.0")),  # IMTA: 152 days / 30.4375 = 4.99
@@ -437,6 +483,65 @@ def test_mobility_flows(con):
         Decimal("21.9"),
         pytest.approx(21.9),
     )
+    # the staff stays (erasmus_staff_teaching to DE, invited_professorship from CN) are not here
+    assert set(m) == {("IMTA", 2024, "outgoing", "erasmus", "DE"), ("TP", 2024, "incoming",
+                      "time_double_degree", "CN")}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# marts.international_faculty and marts.staff_mobility
+# --------------------------------------------------------------------------------------
+def test_international_faculty(con):
+    f = rows_by_key(
+        con, "marts.international_faculty", ("school_code", "academic_year", "category")
+    )
+    assert set(f) == {
+        ("IMTA", 2024, "professor"),
+        ("IMTA", 2024, "researcher"),
+        ("IMTA", 2024, "postdoc"),
+        ("TP", 2023, "visiting"),
+    }
+    prof = f[("IMTA", 2024, "professor")]
+    # f1 (two departments) counts once, f2, f3: 3 people; fte 0.5 + 0.5 + 1.0 + 0.6 = 2.6
+    assert (prof["headcount"], prof["fte"]) == (3, Decimal("2.600"))
+    # foreign: f2 (DE) -> 1 / 3, exact
+    assert prof["foreign_headcount"] == 1
+    assert prof["foreign_share"] == pytest.approx(1 / 3)
+    # new hires: f2, foreign; recruited from abroad: f2 (DE) and f3 (CA, a French national)
+    assert (prof["new_hires"], prof["foreign_new_hires"], prof["recruited_from_abroad"]) == (
+        1,
+        1,
+        2,
+    )
+    # f3 also counts among the researchers (appointments in two categories count in each)
+    res = f[("IMTA", 2024, "researcher")]
+    assert (res["headcount"], res["fte"], res["foreign_headcount"]) == (1, Decimal("0.400"), 0)
+    assert (res["foreign_share"], res["recruited_from_abroad"]) == (0.0, 1)
+    # f4: a foreign new hire from a position in France: not recruited from abroad
+    post = f[("IMTA", 2024, "postdoc")]
+    assert (post["headcount"], post["foreign_share"], post["new_hires"]) == (1, 1.0, 1)
+    assert (post["foreign_new_hires"], post["recruited_from_abroad"]) == (1, 0)
+    # v1: previous country unknown -> not recruited from abroad
+    vis = f[("TP", 2023, "visiting")]
+    assert (vis["headcount"], vis["fte"], vis["recruited_from_abroad"]) == (1, Decimal("0.250"), 0)
+
+
+def test_staff_mobility(con):
+    m = rows_by_key(
+        con,
+        "marts.staff_mobility",
+        ("school_code", "academic_year", "direction", "scheme", "partner_country"),
+    )
+    assert set(m) == {
+        ("IMTA", 2024, "outgoing", "erasmus_staff_teaching", "DE"),
+        ("TP", 2024, "incoming", "invited_professorship", "CN"),
+    }
+    de = m[("IMTA", 2024, "outgoing", "erasmus_staff_teaching", "DE")]
+    # two stays by f1: 0.1 + 0.4 = 0.5 months; 0.5 / 2 = 0.25 (exact)
+    assert (de["stays"], de["staff"], de["total_months"]) == (2, 1, Decimal("0.5"))
+    assert de["avg_duration_months"] == pytest.approx(0.25)
+    cn = m[("TP", 2024, "incoming", "invited_professorship", "CN")]
+    assert (cn["stays"], cn["staff"], cn["total_months"]) == (1, 1, Decimal("1.0"))
 
 
 # --------------------------------------------------------------------------------------
@@ -461,6 +566,13 @@ def test_counts_are_bigint_and_money_decimal(con):
         ("marts.recruitment_routes", "new_entrants"),
         ("marts.mobility_flows", "stays"),
         ("marts.mobility_flows", "students"),
+        ("marts.international_faculty", "headcount"),
+        ("marts.international_faculty", "foreign_headcount"),
+        ("marts.international_faculty", "new_hires"),
+        ("marts.international_faculty", "foreign_new_hires"),
+        ("marts.international_faculty", "recruited_from_abroad"),
+        ("marts.staff_mobility", "stays"),
+        ("marts.staff_mobility", "staff"),
     ]:
         assert types[(table, column)] == "BIGINT", (table, column)
     assert types[("core.fact_tuition_fee", "annual_fee_eur")] == "DECIMAL(10,2)"
@@ -471,6 +583,8 @@ def test_counts_are_bigint_and_money_decimal(con):
         == "DECIMAL(14,2)"
     )
     assert types[("marts.foreign_intake", "share_of_new_entrants")] == "DOUBLE"
+    assert types[("marts.international_faculty", "foreign_share")] == "DOUBLE"
+    assert types[("core.fact_faculty", "fte")] == "DECIMAL(4,3)"
 
 
 def test_every_table_and_column_has_a_comment(con):

@@ -71,6 +71,27 @@ CHARTS = [
         "echarts_timeseries_bar",
         _stacked_bar("academic_year", _sum("stays", "stays"), "scheme", "NOT masked"),
     ),
+    (
+        "Foreign share of faculty",
+        "international_faculty",
+        "echarts_timeseries_line",
+        {
+            "x_axis": "academic_year",
+            "metrics": [{
+                "expressionType": "SQL",
+                "sqlExpression": "SUM(foreign_headcount) * 1.0 / SUM(headcount)",
+                "label": "foreign share",
+            }],
+            "groupby": ["school_code"], "adhoc_filters": _where("NOT masked"),
+            "y_axis_format": ".1%", "row_limit": 10000,
+        },
+    ),
+    (
+        "Staff mobility stays by scheme",
+        "staff_mobility_by_scheme",
+        "echarts_timeseries_bar",
+        _stacked_bar("academic_year", _sum("stays", "stays"), "scheme", "NOT masked"),
+    ),
 ]  # fmt: skip
 
 

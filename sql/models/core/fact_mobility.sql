@@ -1,4 +1,5 @@
--- core.fact_mobility: international mobility stays, incoming and outgoing.
+-- core.fact_mobility: international mobility stays, incoming and outgoing, of students and
+-- (population 'staff') of teaching and research staff.
 -- Grain: one row per mobility stay (no natural key; rows are ordered on all their columns).
 -- Source: staging.mobility, already normalised and free of duplicates (duplicates are
 -- quarantined upstream, not dropped here).
@@ -15,6 +16,7 @@
 SELECT
     school_code,
     student_key,
+    population,
     direction,
     scheme,
     partner_institution,
@@ -31,5 +33,5 @@ FROM {{ source('staging', 'mobility') }} AS staged
 {% if is_incremental() %}
 WHERE {{ changed_partition('mobility', 'staged') }}
 {% endif %}
-ORDER BY school_code, academic_year, direction, student_key, start_date, end_date, scheme,
+ORDER BY school_code, academic_year, population, direction, student_key, start_date, end_date, scheme,
          partner_country, partner_institution, load_id, source_file, loaded_at

@@ -1,4 +1,5 @@
--- marts.mobility_flows: mobility stays aggregated.
+-- marts.mobility_flows: students' mobility stays aggregated (population 'student' only:
+-- staff stays are marts.staff_mobility).
 -- Grain: one row per school_code, academic_year, direction, scheme and partner_country.
 -- avg_duration_months = total_months / stays, the exact quotient (DOUBLE, not rounded: the
 -- marts hold exact values; bi.mobility_flows rounds it half away from zero to 1 decimal).
@@ -13,6 +14,7 @@ WITH flows AS (
         count(DISTINCT student_key) AS students,
         sum(duration_months) AS total_months
     FROM {{ ref('fact_mobility') }}
+    WHERE population = 'student'
     GROUP BY school_code, academic_year, direction, scheme, partner_country
 )
 SELECT

@@ -63,6 +63,17 @@ def _frames(warehouse: Path) -> dict[str, pl.DataFrame]:
                    FROM bi.mobility_by_scheme WHERE NOT masked
                    GROUP BY ALL ORDER BY ALL"""
             ),
+            "faculty": q(
+                """SELECT school_code, academic_year::VARCHAR AS academic_year,
+                          foreign_share::DOUBLE AS foreign_share, headcount, foreign_headcount
+                   FROM bi.international_faculty WHERE NOT masked
+                   ORDER BY ALL"""
+            ),
+            "staff_mobility": q(
+                """SELECT school_code, direction, scheme, sum(stays)::BIGINT AS stays
+                   FROM bi.staff_mobility_by_scheme WHERE NOT masked
+                   GROUP BY ALL ORDER BY ALL"""
+            ),
         }
 
 
@@ -144,11 +155,41 @@ def _charts(frames: dict[str, pl.DataFrame]):
         )
         .properties(width=300, height=240)
     )
+    faculty = (
+        alt.Chart(frames["faculty"], title="Foreign share of the teaching and research staff")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("academic_year:O", title="academic year"),
+            y=alt.Y("foreign_share:Q", axis=alt.Axis(format="%"), title=None),
+            color=alt.Color("school_code:N", title="school"),
+            tooltip=[
+                "school_code",
+                "academic_year",
+                "headcount",
+                "foreign_headcount",
+                alt.Tooltip("foreign_share:Q", format=".2%"),
+            ],
+        )
+        .properties(width=360, height=240)
+    )
+    staff_mobility = (
+        alt.Chart(frames["staff_mobility"], title="Staff mobility stays by scheme")
+        .mark_bar()
+        .encode(
+            x=alt.X("school_code:N", title=None),
+            y=alt.Y("stays:Q", title="stays"),
+            color=alt.Color("scheme:N", title="scheme"),
+            column=alt.Column("direction:N", title=None),
+            tooltip=["school_code", "direction", "scheme", "stays"],
+        )
+        .properties(width=180, height=240)
+    )
     return [
         intake,
         pricing,
         alt.hconcat(routes, apprentices).resolve_scale(color="independent"),
         mobility,
+        alt.hconcat(faculty, staff_mobility).resolve_scale(color="independent"),
     ]
 
 

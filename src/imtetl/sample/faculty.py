@@ -341,7 +341,6 @@ class _Roster:
         self.active: list[int] = []
         self.seq = int(self.rng.integers(100, 3000))
         self.visitors = 0
-        self.split_done = False
 
     def next_visitor(self) -> str:
         self.visitors += 1
@@ -407,8 +406,6 @@ class _Roster:
         dept = rng.integers(len(departments), size=n)
         second = (dept + 1 + rng.integers(len(departments) - 1, size=n)) % len(departments)
         split = rng.random(n) < SPLIT_SHARE
-        if not self.split_done and category in ("associate_professor", "professor"):
-            split[0] = True  # every school has at least one split appointment
         pair = rng.integers(len(SPLIT_FTES), size=n)
         part = rng.random(n) < PART_TIME.get(category, 0.06 if category in PERMANENT else 0)
         part_fte = np.array(PART_TIME_FTES)[rng.integers(len(PART_TIME_FTES), size=n)]
@@ -428,7 +425,6 @@ class _Roster:
             elif split[i] and category in (*PERMANENT, "researcher"):
                 ftes = SPLIT_FTES[pair[i]]
                 depts = (departments[dept[i]], departments[second[i]])
-                self.split_done = True
             else:
                 ftes = (float(part_fte[i]) if part[i] else 1.0,)
                 depts = (departments[dept[i]],)
@@ -467,12 +463,26 @@ class _Roster:
             if up and self.people[i].category == "associate_professor":
                 self.people[i].category = "professor"
 
+    def split_one(self) -> None:
+        """Every year has a split appointment: the first (associate) professor of the
+        roster without one takes a joint appointment in a second department, half time in
+        each."""
+        departments = self.profile.departments
+        for i in self.active:
+            p = self.people[i]
+            if p.category in ("associate_professor", "professor") and len(p.ftes) == 1:
+                other = departments[(departments.index(p.departments[0]) + 1) % len(departments)]
+                p.departments, p.ftes = (p.departments[0], other), (0.5, 0.5)
+                return
+
     def year(self, year: int, scale: float, first: bool) -> pl.DataFrame:
         if not first:
             self.advance(year)
         for category in CATEGORY_CODES:
             have = sum(self.people[i].category == category for i in self.active)
             self.hire(category, headcount(self.school, category, year, scale) - have, year, first)
+        if not any(len(self.people[i].departments) == 2 for i in self.active):
+            self.split_one()
         rows = []
         for i in self.active:
             p = self.people[i]

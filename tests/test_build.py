@@ -74,9 +74,9 @@ def test_accounting_identity_and_every_file_loaded(built: Project) -> None:
             "SELECT status, count(*) FROM audit.loads WHERE is_current GROUP BY 1"
         ).fetchall()
         assert statuses and all(s == "loaded" for s, _ in statuses)
-        # 8 schools x 3 datasets x 5 years
+        # 8 schools x 4 datasets (enrolment, tuition, mobility, faculty) x 5 years
         assert (
-            conn.execute("SELECT count(*) FROM audit.loads WHERE is_current").fetchone()[0] == 120
+            conn.execute("SELECT count(*) FROM audit.loads WHERE is_current").fetchone()[0] == 160
         )
         # the facts hold exactly the loaded rows
         loaded = dict(
@@ -109,14 +109,30 @@ def test_seeded_bad_rows_are_quarantined_with_reasons(built: Project) -> None:
         ("tuition", "annual_fee"): "annual_fee: negative fee '-",
         ("mobility", "end_date"): "is before start date",
         ("mobility", "partner_country"): "partner_country: unknown country '",
+        ("mobility", "population"): "population: unknown value '",
+        ("mobility", "scheme"): "scheme: unknown value '",
+        ("faculty", "category"): "category: unknown value '",
+        ("faculty", "nationality"): "nationality: unknown country '",
+        ("faculty", "staff_id"): "",  # a missing staff number and a duplicate row
+        ("faculty", "fte"): "",  # an FTE above one, a person's appointments above one
     }
+    per_year = {("faculty", "staff_id"): 2, ("faculty", "fte"): 3}
     for school in SCHOOLS:
         for (dataset, column), text in expected.items():
             found = reasons.get((school, dataset, column), [])
             # one seeded row of each kind per file and year (Évry files hold both schools')
-            assert len(found) == 5, (school, dataset, column, found)
+            assert len(found) == 5 * per_year.get((dataset, column), 1), (school, column, found)
             assert all(text in reason for reason in found), found
-    assert sum(len(v) for v in reasons.values()) == len(rows) == 8 * 5 * 6
+        faculty = reasons[(school, "faculty", "staff_id")] + reasons[(school, "faculty", "fte")]
+        for text, n in (
+            ("staff_id: missing value", 5),
+            ("duplicate faculty row for staff_key, academic_year, category, department", 5),
+            ("fte: not a share from 0 to 1 (or a percentage) '", 5),
+            ("expectation failed: ExpectColumnValuesToBeBetween(fte_total)", 10),
+        ):
+            assert sum(r.startswith(text) for r in faculty) == n, (school, text)
+    # per school and year: 3 enrolment, 1 tuition, 4 mobility (2 of staff), 7 faculty rows
+    assert sum(len(v) for v in reasons.values()) == len(rows) == 8 * 5 * 15
     for _school, _dataset, _column, reason, row_number, raw, source in rows:
         assert reason and row_number >= 1 and source
         json.loads(raw)
@@ -126,7 +142,10 @@ def _raw_identifiers(landing) -> tuple[set[str], set[str]]:
     """Student numbers and e-mails as written in the landing files (CSV/TSV and JSON)."""
     ids: set[str] = set()
     emails: set[str] = set()
-    id_headers = {"numéro étudiant", "num_etudiant", "n° étudiant", "student_no", "student id"}
+    id_headers = {
+        "numéro étudiant", "num_etudiant", "n° étudiant", "student_no", "student id",
+        "matricule", "staff_no", "staff id",
+    }  # fmt: skip
     for path in landing.rglob("*"):
         if path.suffix in (".csv", ".tsv"):
             encoding = "cp1252" if path.parts[-2] == "mse" else "utf-8-sig"
@@ -140,11 +159,11 @@ def _raw_identifiers(landing) -> tuple[set[str], set[str]]:
                         emails.add(value)
         elif path.suffix == ".json":
             for record in json.loads(path.read_text())["results"]:
-                student = record.get("student") or {}
-                if student.get("id"):
-                    ids.add(student["id"])
-                if student.get("email"):
-                    emails.add(student["email"])
+                for person in (record.get("student") or {}, record.get("staff") or {}):
+                    if person.get("id"):
+                        ids.add(person["id"])
+                    if person.get("email"):
+                        emails.add(person["email"])
     return ids, emails
 
 

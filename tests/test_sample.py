@@ -13,7 +13,8 @@ import gettext
 import hashlib
 import io
 import json
-from collections import Counter
+import re
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import babel
@@ -23,11 +24,12 @@ import pycountry
 import pytest
 
 from imtetl.sample import SampleSummary, write_sample
+from imtetl.sample.faculty import FACULTY_COLUMNS
 from imtetl.sample.population import ENROLMENT_COLUMNS, FEES_COLUMNS, MOBILITY_COLUMNS
 
 YEARS = range(2021, 2026)
 SCHOOLS = ("IMTA", "TP", "TSP", "IMTBS", "MSE", "IMTNE", "ALBI", "ALES")
-DATASETS = ("enrolment", "tuition", "mobility")
+DATASETS = ("enrolment", "tuition", "mobility", "faculty")
 SMALL = 0.05
 
 # ---------------------------------------------------------------------------------------
@@ -66,18 +68,25 @@ def expected_files(out: Path) -> list[Path]:
             out / f"imta/inscriptions_{y}-{y1}.csv",
             out / f"imta/frais_{y}-{y1}.csv",
             out / f"imta/mobilite_{y}-{y1}.csv",
+            out / f"imta/personnel_{y}-{y1}.csv",
             out / f"tp/tp_export_{y}.xlsx",
             out / f"evry/evry_inscriptions_{y}.csv",
             out / f"evry/evry_frais_{y}.csv",
             out / f"evry/evry_mobilite_{y}.csv",
+            out / f"evry/evry_personnel_{y}.csv",
             out / f"mse/mse_inscriptions_{y}-{yy}.csv",
             out / f"mse/mse_frais_{y}-{yy}.csv",
             out / f"mse/mse_mobilite_{y}-{yy}.csv",
+            out / f"mse/mse_personnel_{y}-{yy}.csv",
         ]
-        files += [out / f"imtne/{r}/{y}/page-0001.json" for r in ("enrolments", "fees", "mobility")]
+        files += [
+            out / f"imtne/{r}/{y}/page-0001.json"
+            for r in ("enrolments", "fees", "mobility", "faculty")
+        ]
         for school in ("albi", "ales"):
             files += [
-                out / f"{school}/EXPORT_{d}_{y}.tsv" for d in ("ENROLMENT", "FEES", "MOBILITY")
+                out / f"{school}/EXPORT_{d}_{y}.tsv"
+                for d in ("ENROLMENT", "FEES", "MOBILITY", "STAFF")
             ]
     return files
 
@@ -85,8 +94,18 @@ def expected_files(out: Path) -> list[Path]:
 # A reader per layout, for the tests only: rows as dicts keyed by the canonical column names
 # (every export lists its columns in the same order), values exactly as written.
 
-_COLUMNS = {"enrolment": ENROLMENT_COLUMNS, "tuition": FEES_COLUMNS, "mobility": MOBILITY_COLUMNS}
-_IMTNE_RESOURCE = {"enrolment": "enrolments", "tuition": "fees", "mobility": "mobility"}
+_COLUMNS = {
+    "enrolment": ENROLMENT_COLUMNS,
+    "tuition": FEES_COLUMNS,
+    "mobility": MOBILITY_COLUMNS,
+    "faculty": FACULTY_COLUMNS,
+}
+_IMTNE_RESOURCE = {
+    "enrolment": "enrolments",
+    "tuition": "fees",
+    "mobility": "mobility",
+    "faculty": "faculty",
+}
 _IMTNE_FIELDS = {
     "enrolment": {
         "student_id": ("student", "id"),
@@ -125,6 +144,22 @@ _IMTNE_FIELDS = {
         "academic_year": ("academic_year",),
         "start_date": ("start_date",),
         "end_date": ("end_date",),
+        "population": ("population",),
+    },
+    "faculty": {
+        "staff_id": ("staff", "id"),
+        "last_name": ("staff", "last_name"),
+        "first_name": ("staff", "first_name"),
+        "email": ("staff", "email"),
+        "birth_date": ("staff", "birth_date"),
+        "academic_year": ("academic_year",),
+        "category": ("appointment", "category"),
+        "department": ("appointment", "department"),
+        "nationality": ("nationality",),
+        "previous_position_country": ("previous_position_country",),
+        "new_hire": ("new_hire",),
+        "fte": ("appointment", "fte"),
+        "teaches_in_english": ("teaches_in_english",),
     },
 }
 
@@ -158,7 +193,12 @@ def read_rows(out: Path, school: str, dataset: str, year: int) -> tuple[list[str
         fields = _IMTNE_FIELDS[dataset]
         return list(fields), [{c: _dig(r, fields[c]) for c in columns} for r in records]
     if school == "TP":
-        sheet = {"enrolment": "Enrolments", "tuition": "Fees", "mobility": "Mobility"}[dataset]
+        sheet = {
+            "enrolment": "Enrolments",
+            "tuition": "Fees",
+            "mobility": "Mobility",
+            "faculty": "Faculty",
+        }[dataset]
         book = openpyxl.load_workbook(out / f"tp/tp_export_{year}.xlsx", read_only=True)
         lines = [list(row) for row in book[sheet].iter_rows(values_only=True)]
         book.close()
@@ -181,14 +221,24 @@ def read_rows(out: Path, school: str, dataset: str, year: int) -> tuple[list[str
 
 def _text_file(out: Path, school: str, dataset: str, year: int) -> tuple[Path, str, str]:
     y1, yy = year + 1, f"{(year + 1) % 100:02d}"
-    french = {"enrolment": "inscriptions", "tuition": "frais", "mobility": "mobilite"}[dataset]
+    french = {
+        "enrolment": "inscriptions",
+        "tuition": "frais",
+        "mobility": "mobilite",
+        "faculty": "personnel",
+    }[dataset]
     if school == "IMTA":
         return out / f"imta/{french}_{year}-{y1}.csv", ";", "utf-8-sig"
     if school == "MSE":
         return out / f"mse/mse_{french}_{year}-{yy}.csv", ",", "cp1252"
     if school in ("TSP", "IMTBS"):
         return out / f"evry/evry_{french}_{year}.csv", ",", "utf-8"
-    english = {"enrolment": "ENROLMENT", "tuition": "FEES", "mobility": "MOBILITY"}[dataset]
+    english = {
+        "enrolment": "ENROLMENT",
+        "tuition": "FEES",
+        "mobility": "MOBILITY",
+        "faculty": "STAFF",
+    }[dataset]
     return out / f"{school.lower()}/EXPORT_{english}_{year}.tsv", "\t", "utf-8"
 
 
@@ -212,9 +262,12 @@ _CANON = {
     "study_mode": "initial apprenticeship continuing_education",
     "fee_category": "eu non_eu",
     "direction": "incoming outgoing",
-    "scheme": "erasmus time_double_degree bilateral_exchange internship_abroad other",
+    "scheme": "erasmus time_double_degree bilateral_exchange internship_abroad other "
+    "erasmus_staff_teaching erasmus_staff_training time_staff_visit invited_professorship",
     "language": "fr en",
     "sex": "F M",
+    "category": "professor associate_professor lecturer researcher postdoc visiting other",
+    "population": "student staff",
 }
 VOCAB: dict[str, dict[str, dict]] = {
     "imta": {
@@ -249,9 +302,25 @@ VOCAB: dict[str, dict[str, dict]] = {
             "Double diplôme T.I.M.E.": "time_double_degree",
             "Échange bilatéral": "bilateral_exchange",
             "Stage à l'étranger": "internship_abroad",
+            "Erasmus+ mobilité d'enseignement": "erasmus_staff_teaching",
+            "Erasmus+ mobilité de formation": "erasmus_staff_training",
+            "Visite T.I.M.E.": "time_staff_visit",
+            "Professeur invité": "invited_professorship",
             "Autre": "other",
         },
         "language": {"Français": "fr", "Anglais": "en"},
+        "population": {"Étudiant": "student", "Personnel": "staff"},
+        "category": {
+            "Professeur": "professor",
+            "Maître de conférences": "associate_professor",
+            "Enseignant": "lecturer",
+            "Ingénieur de recherche": "researcher",
+            "Post-doctorant": "postdoc",
+            "Professeur invité": "visiting",
+            "Autre": "other",
+        },
+        "new_hire": {"Oui": True, "Non": False},
+        "teaches_in_english": {"Oui": True, "Non": False, "": None},
     },
     "tp": {
         "level": {
@@ -284,9 +353,25 @@ VOCAB: dict[str, dict[str, dict]] = {
             "T.I.M.E. double degree": "time_double_degree",
             "Bilateral exchange": "bilateral_exchange",
             "Internship abroad": "internship_abroad",
+            "Erasmus+ staff teaching": "erasmus_staff_teaching",
+            "Erasmus+ staff training": "erasmus_staff_training",
+            "T.I.M.E. staff visit": "time_staff_visit",
+            "Invited professorship": "invited_professorship",
             "Other": "other",
         },
         "language": {"English": "en", "French": "fr"},
+        "population": {"Student": "student", "Staff": "staff"},
+        "category": {
+            "Professor": "professor",
+            "Associate Professor": "associate_professor",
+            "Lecturer": "lecturer",
+            "Research Engineer": "researcher",
+            "Postdoctoral Researcher": "postdoc",
+            "Visiting Professor": "visiting",
+            "Other": "other",
+        },
+        "new_hire": {"Y": True, "N": False},
+        "teaches_in_english": {"Y": True, "N": False, None: None},
     },
     "evry": {
         "level": {
@@ -318,9 +403,25 @@ VOCAB: dict[str, dict[str, dict]] = {
             "TIME": "time_double_degree",
             "BILATERAL": "bilateral_exchange",
             "STAGE": "internship_abroad",
+            "ERASMUS_STA": "erasmus_staff_teaching",
+            "ERASMUS_STT": "erasmus_staff_training",
+            "TIME_VISITE": "time_staff_visit",
+            "PROF_INVITE": "invited_professorship",
             "AUTRE": "other",
         },
         "language": {"fr": "fr", "en": "en"},
+        "population": {"ETU": "student", "PERS": "staff"},
+        "category": {
+            "PR": "professor",
+            "MCF": "associate_professor",
+            "ENS": "lecturer",
+            "IR": "researcher",
+            "POSTDOC": "postdoc",
+            "INVITE": "visiting",
+            "AUTRE": "other",
+        },
+        "new_hire": {"1": True, "0": False},
+        "teaches_in_english": {"1": True, "0": False, "": None},
     },
     "mse": {
         "level": {
@@ -354,13 +455,31 @@ VOCAB: dict[str, dict[str, dict]] = {
             "T.I.M.E.": "time_double_degree",
             "Accord bilatéral": "bilateral_exchange",
             "Stage": "internship_abroad",
+            "Erasmus+ STA": "erasmus_staff_teaching",
+            "Erasmus+ STT": "erasmus_staff_training",
+            "T.I.M.E. visite": "time_staff_visit",
+            "Professeur invité": "invited_professorship",
             "Autre": "other",
         },
         "language": {"Français": "fr", "Anglais": "en"},
+        "population": {"Élève": "student", "Personnel": "staff"},
+        "category": {
+            "Professeur": "professor",
+            "Maître-assistant": "associate_professor",
+            "Enseignant": "lecturer",
+            "Chargé de recherche": "researcher",
+            "Post-doctorant": "postdoc",
+            "Professeur invité": "visiting",
+            "Autre": "other",
+        },
+        "new_hire": {"O": True, "N": False},
+        "teaches_in_english": {"O": True, "N": False, "": None},
     },
     "imtne": {
         **{column: {v: v for v in values.split()} for column, values in _CANON.items()},
         "new_entrant": {True: True, False: False},
+        "new_hire": {True: True, False: False},
+        "teaches_in_english": {True: True, False: False, None: None},
     },
     "tsv": {
         "level": {
@@ -391,10 +510,52 @@ VOCAB: dict[str, dict[str, dict]] = {
             "TIME": "time_double_degree",
             "BILAT": "bilateral_exchange",
             "INTERNSHIP": "internship_abroad",
+            "STA": "erasmus_staff_teaching",
+            "STT": "erasmus_staff_training",
+            "TIME_STAFF": "time_staff_visit",
+            "INVITED": "invited_professorship",
             "OTHER": "other",
         },
         "language": {"FR": "fr", "EN": "en"},
+        "population": {"STU": "student", "STAFF": "staff"},
+        "category": {
+            "PROF": "professor",
+            "ASSOC": "associate_professor",
+            "LECT": "lecturer",
+            "RES": "researcher",
+            "PDOC": "postdoc",
+            "VISIT": "visiting",
+            "OTHER": "other",
+        },
+        "new_hire": {"1": True, "0": False},
+        "teaches_in_english": {"1": True, "0": False, "": None},
     },
+}
+#: What the seeded bad faculty and staff-mobility rows write (FORMATS.md), per style.
+BAD_VALUE = {
+    "imta": {"category": "Vacataire", "population": "Doctorant", "scheme": "Mission"},
+    "tp": {"category": "Adjunct", "population": "PhD candidate", "scheme": "Conference"},
+    "evry": {"category": "VAC", "population": "DOC", "scheme": "MISSION"},
+    "mse": {"category": "Vacataire", "population": "Doctorant", "scheme": "Mission"},
+    "imtne": {"category": "adjunct", "population": "phd_student", "scheme": "mission"},
+    "tsv": {"category": "ADJ", "population": "PHD", "scheme": "MISSION"},
+}
+#: Staff numbers (FORMATS.md): regular expressions per school.
+STAFF_ID = {
+    "IMTA": r"P\d{6}",
+    "TP": r"TPS\d{5}",
+    "TSP": r"SPE\d{5}",
+    "IMTBS": r"BSE\d{5}",
+    "MSE": r"MSE-P\d{4}",
+    "IMTNE": r"NEP\d{6}",
+    "ALBI": r"ABS\d{5}",
+    "ALES": r"ALS\d{5}",
+}
+STAFF_SCHEMES = {
+    "erasmus_staff_teaching",
+    "erasmus_staff_training",
+    "time_staff_visit",
+    "invited_professorship",
 }
 BAD_COUNTRY = {
     "imta": "Atlantide",
@@ -428,6 +589,16 @@ def amount(school: str, text) -> float:
         text = text.replace("€", "").replace(" ", "").replace("\u00a0", "")
         return float(text.replace(",", "."))
     return float(text)
+
+
+def fte(school: str, value) -> float:
+    """A written FTE as a share of one: '0,8', 0.8, '0.8', '80 %', '0.80'."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = value.strip()
+    if text.endswith("%"):
+        return float(text[:-1].strip().replace(",", ".")) / 100
+    return float(text.replace(",", "."))
 
 
 def parse_date(school: str, value) -> dt.date:
@@ -509,7 +680,7 @@ def test_imta_quirks(small) -> None:
 def test_tp_workbook(small) -> None:
     out, _ = small
     book = openpyxl.load_workbook(out / "tp/tp_export_2024.xlsx")
-    assert book.sheetnames == ["Enrolments", "Fees", "Mobility"]
+    assert book.sheetnames == ["Enrolments", "Fees", "Mobility", "Faculty"]
     assert book.properties.created == dt.datetime(2026, 1, 1)
     sheet = book["Enrolments"]
     assert sheet["A1"].value == "Télécom Paris — Enrolments 2024-25"
@@ -522,6 +693,13 @@ def test_tp_workbook(small) -> None:
     assert all(isinstance(f, str) and "€" in f for f in fees)
     assert "€4,850.00" in fees
     assert isinstance(book["Mobility"]["G3"].value, dt.datetime)
+    assert book["Mobility"]["I2"].value == "Population"
+    staff = book["Faculty"]
+    assert staff["A1"].value == "Télécom Paris — Faculty 2024-25"
+    assert staff["A2"].value == "Staff ID" and staff["L2"].value == "FTE"
+    assert isinstance(staff["E3"].value, dt.datetime)  # Date of birth: a real Excel date
+    ftes = [row[11] for row in staff.iter_rows(min_row=3, values_only=True)]
+    assert all(isinstance(f, (int, float)) for f in ftes)  # FTE: a number cell
     # fastexcel, what the readers use, finds the same header on row 2.
     frame = pl.read_excel(
         out / "tp/tp_export_2024.xlsx", sheet_name="Enrolments", read_options={"header_row": 1}
@@ -566,7 +744,7 @@ def test_mse_cp1252(small) -> None:
 
 def test_imtne_pages(small) -> None:
     out, _ = small
-    for resource in ("enrolments", "fees", "mobility"):
+    for resource in ("enrolments", "fees", "mobility", "faculty"):
         for year in YEARS:
             pages = imtne_pages(out, resource, year)
             assert pages[-1]["next"] is None
@@ -583,6 +761,9 @@ def test_imtne_pages(small) -> None:
     record = imtne_pages(out, "enrolments", 2024)[0]["results"][0]
     assert isinstance(record["study_year"], int) and isinstance(record["new_entrant"], bool)
     assert record["academic_year"] == "2024-2025" and len(record["nationality"]) == 2
+    staff = imtne_pages(out, "faculty", 2024)[0]["results"][0]
+    assert isinstance(staff["appointment"]["fte"], float) and isinstance(staff["new_hire"], bool)
+    assert set(staff["staff"]) == {"id", "last_name", "first_name", "email", "birth_date"}
 
 
 def test_imtne_pagination_at_scale_one(full) -> None:
@@ -599,6 +780,9 @@ def test_vendor_tsv(small) -> None:
         lines = text.rstrip("\n").split("\n")
         assert all(line.count("\t") == 16 for line in lines)
         assert '"' not in text
+        staff = (out / f"{school}/EXPORT_STAFF_2023.tsv").read_text(encoding="utf-8")
+        assert all(line.count("\t") == 12 for line in staff.rstrip("\n").split("\n"))
+        assert '"' not in staff
     header, rows = read_rows(out, "ALBI", "enrolment", 2023)
     assert header[0] == "STUDENT_NO"
     assert {r["academic_year"] for r in rows} == {"2023"}
@@ -616,16 +800,19 @@ def test_vocabularies_and_countries(small, school: str) -> None:
     countries = _country_names()
     bad_country = BAD_COUNTRY[style]
     assert bad_country not in countries
+    optional = {"prior_degree_country", "previous_position_country"}
     for year in YEARS:
         for dataset in DATASETS:
             _, rows = read_rows(out, school, dataset, year)
             for row in rows:
                 assert row["academic_year"] == YEAR_TEXT[style](year)
                 for column, value in row.items():
-                    if column in VOCAB[style]:
+                    if column in VOCAB[style] and value != BAD_VALUE[style].get(column):
                         assert value in VOCAB[style][column], (school, column, value)
-                    if column in ("nationality", "prior_degree_country", "partner_country"):
-                        if style == "tsv" and column == "prior_degree_country" and value == "":
+                    if column in ("nationality", "partner_country", *optional):
+                        if column in optional and value in ("", None):
+                            if column == "prior_degree_country":
+                                assert style == "tsv"
                             continue
                         assert value in countries or value == bad_country, (school, value)
 
@@ -636,7 +823,8 @@ def test_seeded_bad_rows(small) -> None:
         style = _STYLE[school]
         assert summary.bad_rows[(school, "enrolment")] == 3 * len(YEARS)
         assert summary.bad_rows[(school, "tuition")] == len(YEARS)
-        assert summary.bad_rows[(school, "mobility")] == 2 * len(YEARS)
+        assert summary.bad_rows[(school, "mobility")] == 4 * len(YEARS)
+        assert summary.bad_rows[(school, "faculty")] == 7 * len(YEARS)
         for dataset in DATASETS:
             total = sum(len(read_rows(out, school, dataset, y)[1]) for y in YEARS)
             assert summary.rows[(school, dataset)] == total
@@ -661,6 +849,25 @@ def test_seeded_bad_rows(small) -> None:
             ]
             assert len(backwards) == 1
             assert sum(r["partner_country"] == BAD_COUNTRY[style] for r in stays) == 1
+            bad = BAD_VALUE[style]
+            assert sum(r["population"] == bad["population"] for r in stays) == 1
+            assert sum(r["scheme"] == bad["scheme"] for r in stays) == 1
+
+            _, staff = read_rows(out, school, "faculty", year)
+            assert sum(r["category"] == bad["category"] for r in staff) == 1
+            assert sum(r["nationality"] == BAD_COUNTRY[style] for r in staff) == 1
+            assert sum(r["staff_id"] in ("", None) for r in staff) == 1
+            ftes = [fte(school, r["fte"]) for r in staff]
+            assert sum(f > 1 for f in ftes) == 1  # '1,5', 1.5, '1.5', '150 %', '1.50'
+            rows = [json.dumps(r, sort_keys=True, default=str) for r in staff]
+            assert sorted(Counter(rows).values())[-2:] == [1, 2]  # exactly one duplicate
+            totals: Counter = Counter()
+            for r, f in zip(staff, ftes, strict=True):
+                if r["staff_id"] and f <= 1:
+                    totals[r["staff_id"]] += f
+            over = {sid for sid, total in totals.items() if total > 1 + 1e-9}
+            # the seeded split appointments above one FTE (the duplicate adds a row's FTE)
+            assert len(over) in (1, 2), over
 
 
 def test_students_progress_and_fees_cover_programmes(small) -> None:
@@ -783,9 +990,11 @@ def test_calibration_at_scale_one(full) -> None:
     assert 65_000 <= total <= 85_000
     outgoing = sum(
         canonical(s, "direction", r["direction"]) == "outgoing"
+        and canonical(s, "population", r["population"]) == "student"
         for s in SCHOOLS
         for y in YEARS
         for r in read_rows(out, s, "mobility", y)[1]
+        if r["population"] != BAD_VALUE[_STYLE[s]]["population"]
     )
     assert 0.10 <= outgoing / total <= 0.15
     # The vendor export leaves some sexes and previous-degree countries empty.
@@ -796,11 +1005,11 @@ def test_calibration_at_scale_one(full) -> None:
 def test_every_possible_country_and_name_fits_its_export() -> None:
     """All countries the model can draw resolve in every style, and every name, country and
     programme that can reach Mines Saint-Étienne's export fits Windows-1252."""
-    from imtetl.sample import catalog
+    from imtetl.sample import catalog, faculty
     from imtetl.sample.countries import BAD_COUNTRY_BY_STYLE, country_map
     from imtetl.sample.names import NAMES
 
-    codes = {"FR"}
+    codes = {"FR"} | set(faculty.FOREIGN_STAFF) | set(faculty.ABROAD)
     for _share, weights in catalog.NATIONALITY.values():
         codes |= set(weights)
     codes |= {u[1] for u in catalog.UNIVERSITIES} | {c[1] for c in catalog.COMPANIES}
@@ -814,5 +1023,198 @@ def test_every_possible_country_and_name_fits_its_export() -> None:
     texts = [*NAMES.given, *NAMES.surnames, *country_map("fr", sorted(codes)).values()]
     texts += [u[0] for u in catalog.UNIVERSITIES] + [c[0] for c in catalog.COMPANIES]
     texts += [p.name for p in catalog.SCHOOL_BY_CODE["MSE"].programmes]
+    texts += list(faculty.FACULTY["MSE"].departments)
     for text in texts:
         text.encode("cp1252")
+    # the vendor's TSV cannot quote: no tab or line break in a department name
+    for code in ("ALBI", "ALES"):
+        assert not any(re.search(r"[\t\r\n]", d) for d in faculty.FACULTY[code].departments)
+
+
+# ---------------------------------------------------------------------------------------
+# Faculty exports and staff stays
+
+FACULTY_HEADERS = {
+    "IMTA": "Matricule;Nom;Prénom;Courriel;Date de naissance;Année universitaire;Corps;"
+    "Département;Nationalité;Pays du poste précédent;Recruté dans l'année;Quotité;"
+    "Enseigne en anglais",
+    "TP": "Staff ID;Last name;First name;Email;Date of birth;Academic year;Category;Department;"
+    "Nationality;Previous position country;New hire;FTE;Teaches in English",
+    "TSP": "matricule;nom;prenom;email;date_naissance;annee_universitaire;corps;departement;"
+    "nationalite;pays_poste_precedent;nouvel_arrivant;etp;enseigne_anglais",
+    "MSE": "Matricule;Nom;Prénom;Mél;Date de naissance;Année;Catégorie;Centre;Nationalité;"
+    "Pays poste précédent;Nouvel arrivant;Quotité;Cours en anglais",
+    "IMTNE": ";".join(_IMTNE_FIELDS["faculty"]),
+    "ALBI": "STAFF_NO;SURNAME;GIVEN_NAME;EMAIL;BIRTH_DATE;ACAD_YEAR;CATEGORY;DEPARTMENT;"
+    "NATIONALITY;PREV_POSITION_COUNTRY;NEW_HIRE;FTE;TEACHES_EN",
+}
+FACULTY_HEADERS["IMTBS"] = FACULTY_HEADERS["TSP"]
+FACULTY_HEADERS["ALES"] = FACULTY_HEADERS["ALBI"]
+POPULATION_HEADER = {
+    "IMTA": "Public",
+    "TP": "Population",
+    "TSP": "public",
+    "IMTBS": "public",
+    "MSE": "Public",
+    "IMTNE": "population",
+    "ALBI": "POPULATION",
+    "ALES": "POPULATION",
+}
+#: How each school writes an FTE of 0.8 (FORMATS.md); TP writes a number cell.
+FTE_TEXT = {"imta": "0,8", "evry": "0.8", "mse": "80 %", "tsv": "0.80", "imtne": 0.8, "tp": 0.8}
+
+
+@pytest.mark.parametrize("school", SCHOOLS)
+def test_faculty_export(small, school: str) -> None:
+    """Headers, staff numbers, FTE spelling, split appointments and personal columns."""
+    out, _ = small
+    style = _STYLE[school]
+    bad = BAD_VALUE[style]
+    for year in YEARS:
+        header, rows = read_rows(out, school, "faculty", year)
+        assert ";".join(str(h) for h in header) == FACULTY_HEADERS[school]
+        assert len(rows) >= 30  # a floor at small scales: the seeded rows stay a small share
+        good = [
+            r
+            for r in rows
+            if r["staff_id"]
+            and r["category"] != bad["category"]
+            and r["nationality"] != BAD_COUNTRY[style]
+        ]
+        assert all(re.fullmatch(STAFF_ID[school], r["staff_id"]) for r in good)
+        assert all(r["email"] and r["last_name"] and r["birth_date"] for r in rows)
+        written = [r["fte"] for r in good]
+        if school != "TP":
+            assert FTE_TEXT[style] in written or any(fte(school, w) == 1 for w in written)
+        by_person = defaultdict(dict)
+        for r in good:  # the seeded duplicate counted once
+            by_person[r["staff_id"]][json.dumps(r, sort_keys=True, default=str)] = r
+        split = [
+            list(rs.values())
+            for rs in by_person.values()
+            if len({r["department"] for r in rs.values()}) == 2
+        ]
+        # at least one real split appointment besides the seeded one above one FTE
+        assert any(sum(fte(school, r["fte"]) for r in rs) <= 1 + 1e-9 for rs in split)
+        categories = {canonical(school, "category", r["category"]) for r in good}
+        assert categories == set(_CANON["category"].split())
+        new = [canonical(school, "new_hire", r["new_hire"]) for r in good]
+        assert any(new) and not all(new)
+        if year > YEARS[0]:
+            previous = {r["staff_id"] for r in read_rows(out, school, "faculty", year - 1)[1]}
+            stayed = [
+                r
+                for r in good
+                if r["staff_id"] in previous
+                and canonical(school, "category", r["category"]) not in ("visiting",)
+            ]
+            assert len(stayed) > len(good) / 2  # the roster carries over
+            assert not any(canonical(school, "new_hire", r["new_hire"]) for r in stayed)
+
+
+@pytest.mark.parametrize("school", SCHOOLS)
+def test_staff_stays(small, school: str) -> None:
+    """Staff rows carry the staff schemes and staff numbers; students' rows are untouched."""
+    out, _ = small
+    style = _STYLE[school]
+    bad = BAD_VALUE[style]
+    for year in YEARS:
+        header, stays = read_rows(out, school, "mobility", year)
+        assert header[-1] == POPULATION_HEADER[school]
+        _, staff = read_rows(out, school, "faculty", year)
+        roster = {r["staff_id"]: r for r in staff if r["staff_id"]}
+        _, enrolled = read_rows(out, school, "enrolment", year)
+        students = {r["student_id"] for r in enrolled}
+        schemes: Counter = Counter()
+        for r in stays:
+            if r["population"] == bad["population"] or r["scheme"] == bad["scheme"]:
+                assert r["student_id"] in roster
+                continue
+            population = canonical(school, "population", r["population"])
+            scheme = canonical(school, "scheme", r["scheme"])
+            direction = canonical(school, "direction", r["direction"])
+            if population == "student":
+                assert scheme not in STAFF_SCHEMES
+                assert not re.fullmatch(STAFF_ID[school], r["student_id"])
+                continue
+            assert scheme in STAFF_SCHEMES
+            assert re.fullmatch(STAFF_ID[school], r["student_id"])
+            assert r["student_id"] not in students
+            schemes[(direction, scheme)] += 1
+            days = (parse_date(school, r["end_date"]) - parse_date(school, r["start_date"])).days
+            if scheme == "invited_professorship":
+                assert 29 <= days <= 92, r
+            else:
+                assert 1 <= days <= 14, r
+            if direction == "outgoing":  # the school's own staff, in the faculty export
+                assert r["student_id"] in roster
+                assert canonical(school, "category", roster[r["student_id"]]["category"]) != (
+                    "visiting"
+                )
+            elif scheme == "invited_professorship":  # a visiting academic of the roster
+                visitor = roster[r["student_id"]]
+                assert canonical(school, "category", visitor["category"]) == "visiting"
+            else:  # a visitor with a number of their own
+                assert r["student_id"] not in roster
+        for scheme in STAFF_SCHEMES:
+            assert schemes[("outgoing", scheme)] >= 1, (school, year, scheme)
+        assert schemes[("incoming", "invited_professorship")] >= 1
+        assert schemes[("incoming", "erasmus_staff_teaching")] >= 1
+
+
+def test_staff_do_not_change_students(small, tmp_path: Path, monkeypatch) -> None:
+    """The students' rows (every student figure) are those of a sample without staff."""
+    from imtetl.sample import faculty, generate
+
+    out, _ = small
+    empty = faculty.StaffYear
+    original = faculty.staff_years
+
+    def no_stays(*args, **kwargs):
+        years = original(*args, **kwargs)
+        return {y: empty(faculty=v.faculty, stays=v.stays.clear()) for y, v in years.items()}
+
+    monkeypatch.setattr(generate.faculty, "staff_years", no_stays)
+    again = tmp_path / "no_staff"
+    write_sample(again, scale=SMALL)
+
+    def student_rows(root: Path, school: str) -> list[str]:
+        population = VOCAB[_STYLE[school]]["population"]
+        rows = read_rows(root, school, "mobility", 2024)[1]
+        return sorted(
+            json.dumps(r, sort_keys=True, default=str)
+            for r in rows
+            if population.get(r["population"]) == "student"
+        )
+
+    for school in SCHOOLS:
+        assert student_rows(out, school) == student_rows(again, school)
+        enrolled = read_rows(out, school, "enrolment", 2024)
+        assert enrolled == read_rows(again, school, "enrolment", 2024)
+
+
+def test_faculty_calibration_at_scale_one(full) -> None:
+    """Headcounts and foreign shares near FORMATS.md's "Faculty calibration"."""
+    from imtetl.sample.faculty import FACULTY
+
+    out, summary = full
+    for school in SCHOOLS:
+        _, rows = read_rows(out, school, "faculty", 2022)
+        people: dict[str, dict] = {}
+        for r in rows:
+            if r["staff_id"]:
+                people.setdefault(r["staff_id"], r)
+        teaching = [
+            r
+            for r in people.values()
+            if r["category"] in VOCAB[_STYLE[school]]["category"]
+            and canonical(school, "category", r["category"])
+            in ("professor", "associate_professor", "lecturer")
+        ]
+        target = FACULTY[school].teaching_staff
+        assert 0.9 * target <= len(teaching) <= 1.1 * target, (school, len(teaching))
+        foreign = sum(r["nationality"] not in ("France", "FRA", "FR") for r in teaching) / len(
+            teaching
+        )
+        assert abs(foreign - FACULTY[school].foreign) <= 0.07, (school, foreign)
+        assert summary.rows[(school, "faculty")] < 2_500  # hundreds a year, not thousands

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from imtetl.sample import population
+from imtetl.sample import faculty, population
 from imtetl.sample.countries import country_map
+from imtetl.sample.faculty import FACULTY_COLUMNS
 from imtetl.sample.population import ENROLMENT_COLUMNS, MOBILITY_COLUMNS
 
 NBSP = "\u00a0"
@@ -38,7 +39,13 @@ class Style:
     amount: Callable[[float, int], str]  # (amount, academic year) -> text
     enrolment_headers: Callable[[int], list[str]]
     fees_headers: list[str]
-    mobility_headers: list[str]
+    mobility_headers: list[str]  # the population header last
+    category: dict[str, str]
+    population: dict[str, str]
+    fte: Callable[[float], str] | None  # None keeps a number (Excel)
+    faculty_headers: list[str]
+    #: what the seeded bad rows write for a category, population and scheme it cannot map
+    bad: dict[str, str]
 
     def __post_init__(self) -> None:
         """Each vocabulary spells codes of the contract (a school may not use them all)."""
@@ -46,6 +53,9 @@ class Style:
             unknown = sorted(set(getattr(self, name)) - set(codes))
             if unknown:
                 raise ValueError(f"Style.{name}: {unknown} are not codes of the contract")
+        for name, spelling in self.bad.items():
+            if spelling in getattr(self, name).values():
+                raise ValueError(f"Style.bad[{name!r}]: {spelling!r} is a known spelling")
 
 
 _CODES = {
@@ -57,7 +67,12 @@ _CODES = {
     "direction": population.DIRECTION_CODES,
     "scheme": population.SCHEME_CODES,
     "language": population.LANGUAGE_CODES,
+    "category": faculty.CATEGORY_CODES,
+    "population": faculty.POPULATION_CODES,
 }
+
+#: Placeholder of the seeded bad category, population and scheme (`Style.bad` spells it).
+BAD = "!BAD"
 
 
 def _fixed(headers: str) -> Callable[[int], list[str]]:
@@ -125,6 +140,10 @@ IMTA = Style(
         "time_double_degree": "Double diplôme T.I.M.E.",
         "bilateral_exchange": "Échange bilatéral",
         "internship_abroad": "Stage à l'étranger",
+        "erasmus_staff_teaching": "Erasmus+ mobilité d'enseignement",
+        "erasmus_staff_training": "Erasmus+ mobilité de formation",
+        "time_staff_visit": "Visite T.I.M.E.",
+        "invited_professorship": "Professeur invité",
         "other": "Autre",
     },
     language={"fr": "Français", "en": "Anglais"},
@@ -140,9 +159,26 @@ IMTA = Style(
     ),
     mobility_headers=_sep(
         "Numéro étudiant;Sens;Programme de mobilité;Établissement partenaire;Pays partenaire;"
-        "Année universitaire;Date de début;Date de fin",
+        "Année universitaire;Date de début;Date de fin;Public",
         ";",
     ),
+    category={
+        "professor": "Professeur",
+        "associate_professor": "Maître de conférences",
+        "lecturer": "Enseignant",
+        "researcher": "Ingénieur de recherche",
+        "postdoc": "Post-doctorant",
+        "visiting": "Professeur invité",
+        "other": "Autre",
+    },
+    population={"student": "Étudiant", "staff": "Personnel"},
+    fte=lambda fte: f"{fte:g}".replace(".", ","),
+    faculty_headers=_sep(
+        "Matricule;Nom;Prénom;Courriel;Date de naissance;Année universitaire;Corps;Département;"
+        "Nationalité;Pays du poste précédent;Recruté dans l'année;Quotité;Enseigne en anglais",
+        ";",
+    ),
+    bad={"category": "Vacataire", "population": "Doctorant", "scheme": "Mission"},
 )
 
 # ---------------------------------------------------------------------------------------
@@ -185,6 +221,10 @@ TP = Style(
         "time_double_degree": "T.I.M.E. double degree",
         "bilateral_exchange": "Bilateral exchange",
         "internship_abroad": "Internship abroad",
+        "erasmus_staff_teaching": "Erasmus+ staff teaching",
+        "erasmus_staff_training": "Erasmus+ staff training",
+        "time_staff_visit": "T.I.M.E. staff visit",
+        "invited_professorship": "Invited professorship",
         "other": "Other",
     },
     language={"fr": "French", "en": "English"},
@@ -202,8 +242,24 @@ TP = Style(
     ),
     mobility_headers=_sep(
         "Student ID,Direction,Scheme,Partner institution,Partner country,Academic year,"
-        "Start date,End date"
+        "Start date,End date,Population"
     ),
+    category={
+        "professor": "Professor",
+        "associate_professor": "Associate Professor",
+        "lecturer": "Lecturer",
+        "researcher": "Research Engineer",
+        "postdoc": "Postdoctoral Researcher",
+        "visiting": "Visiting Professor",
+        "other": "Other",
+    },
+    population={"student": "Student", "staff": "Staff"},
+    fte=None,
+    faculty_headers=_sep(
+        "Staff ID,Last name,First name,Email,Date of birth,Academic year,Category,Department,"
+        "Nationality,Previous position country,New hire,FTE,Teaches in English"
+    ),
+    bad={"category": "Adjunct", "population": "PhD candidate", "scheme": "Conference"},
 )
 
 # ---------------------------------------------------------------------------------------
@@ -242,6 +298,10 @@ EVRY = Style(
         "time_double_degree": "TIME",
         "bilateral_exchange": "BILATERAL",
         "internship_abroad": "STAGE",
+        "erasmus_staff_teaching": "ERASMUS_STA",
+        "erasmus_staff_training": "ERASMUS_STT",
+        "time_staff_visit": "TIME_VISITE",
+        "invited_professorship": "PROF_INVITE",
         "other": "AUTRE",
     },
     language={"fr": "fr", "en": "en"},
@@ -260,8 +320,24 @@ EVRY = Style(
     ),
     mobility_headers=_sep(
         "ecole,num_etudiant,sens,dispositif,etablissement_partenaire,pays_partenaire,"
-        "annee_universitaire,date_debut,date_fin"
+        "annee_universitaire,date_debut,date_fin,public"
     ),
+    category={
+        "professor": "PR",
+        "associate_professor": "MCF",
+        "lecturer": "ENS",
+        "researcher": "IR",
+        "postdoc": "POSTDOC",
+        "visiting": "INVITE",
+        "other": "AUTRE",
+    },
+    population={"student": "ETU", "staff": "PERS"},
+    fte=lambda fte: f"{fte:g}",
+    faculty_headers=_sep(
+        "ecole,matricule,nom,prenom,email,date_naissance,annee_universitaire,corps,departement,"
+        "nationalite,pays_poste_precedent,nouvel_arrivant,etp,enseigne_anglais"
+    ),
+    bad={"category": "VAC", "population": "DOC", "scheme": "MISSION"},
 )
 
 # ---------------------------------------------------------------------------------------
@@ -303,6 +379,10 @@ MSE = Style(
         "time_double_degree": "T.I.M.E.",
         "bilateral_exchange": "Accord bilatéral",
         "internship_abroad": "Stage",
+        "erasmus_staff_teaching": "Erasmus+ STA",
+        "erasmus_staff_training": "Erasmus+ STT",
+        "time_staff_visit": "T.I.M.E. visite",
+        "invited_professorship": "Professeur invité",
         "other": "Autre",
     },
     language={"fr": "Français", "en": "Anglais"},
@@ -316,7 +396,23 @@ MSE = Style(
         "Régime,Tarif,Sexe"
     ),
     fees_headers=_sep("Année,Code diplôme,Intitulé diplôme,Cycle,Langue,Tarif,Montant"),
-    mobility_headers=_sep("N° étudiant,Sens,Dispositif,Partenaire,Pays,Année,Début,Fin"),
+    mobility_headers=_sep("N° étudiant,Sens,Dispositif,Partenaire,Pays,Année,Début,Fin,Public"),
+    category={
+        "professor": "Professeur",
+        "associate_professor": "Maître-assistant",
+        "lecturer": "Enseignant",
+        "researcher": "Chargé de recherche",
+        "postdoc": "Post-doctorant",
+        "visiting": "Professeur invité",
+        "other": "Autre",
+    },
+    population={"student": "Élève", "staff": "Personnel"},
+    fte=lambda fte: f"{round(fte * 100)} %",
+    faculty_headers=_sep(
+        "Matricule,Nom,Prénom,Mél,Date de naissance,Année,Catégorie,Centre,Nationalité,"
+        "Pays poste précédent,Nouvel arrivant,Quotité,Cours en anglais"
+    ),
+    bad={"category": "Vacataire", "population": "Doctorant", "scheme": "Mission"},
 )
 
 # ---------------------------------------------------------------------------------------
@@ -351,6 +447,10 @@ VENDOR_TSV = Style(
         "time_double_degree": "TIME",
         "bilateral_exchange": "BILAT",
         "internship_abroad": "INTERNSHIP",
+        "erasmus_staff_teaching": "STA",
+        "erasmus_staff_training": "STT",
+        "time_staff_visit": "TIME_STAFF",
+        "invited_professorship": "INVITED",
         "other": "OTHER",
     },
     language={"fr": "FR", "en": "EN"},
@@ -365,8 +465,25 @@ VENDOR_TSV = Style(
     ),
     fees_headers=_sep("ACAD_YEAR,PROG_CODE,PROG_TITLE,PROG_LEVEL,LANGUAGE,FEE_REGIME,ANNUAL_FEE"),
     mobility_headers=_sep(
-        "STUDENT_NO,DIRECTION,SCHEME,PARTNER,PARTNER_COUNTRY,ACAD_YEAR,START_DATE,END_DATE"
+        "STUDENT_NO,DIRECTION,SCHEME,PARTNER,PARTNER_COUNTRY,ACAD_YEAR,START_DATE,END_DATE,"
+        "POPULATION"
     ),
+    category={
+        "professor": "PROF",
+        "associate_professor": "ASSOC",
+        "lecturer": "LECT",
+        "researcher": "RES",
+        "postdoc": "PDOC",
+        "visiting": "VISIT",
+        "other": "OTHER",
+    },
+    population={"student": "STU", "staff": "STAFF"},
+    fte=lambda fte: f"{fte:.2f}",
+    faculty_headers=_sep(
+        "STAFF_NO,SURNAME,GIVEN_NAME,EMAIL,BIRTH_DATE,ACAD_YEAR,CATEGORY,DEPARTMENT,NATIONALITY,"
+        "PREV_POSITION_COUNTRY,NEW_HIRE,FTE,TEACHES_EN"
+    ),
+    bad={"category": "ADJ", "population": "PHD", "scheme": "MISSION"},
 )
 
 
@@ -438,14 +555,52 @@ def render_fees(frame: pl.DataFrame, style: Style) -> pl.DataFrame:
     )
 
 
+def _with_bad(style: Style, name: str) -> dict[str, str]:
+    return {**getattr(style, name), BAD: style.bad[name]}
+
+
 def render_mobility(frame: pl.DataFrame, style: Style) -> pl.DataFrame:
     return frame.select(
         "student_id",
         _mapped("direction", style.direction),
-        _mapped("scheme", style.scheme),
+        _mapped("scheme", _with_bad(style, "scheme")),
         "partner_name",
         *_countries(frame, ("partner_country",), style),
         _years(frame, style),
         _date("start_date", style),
         _date("end_date", style),
+        _mapped("population", _with_bad(style, "population")),
     ).select(MOBILITY_COLUMNS)
+
+
+def _flag(column: str, style: Style) -> pl.Expr:
+    true, false = style.new_entrant
+    return (
+        pl.when(pl.col(column))
+        .then(pl.lit(true))
+        .when(~pl.col(column))
+        .then(pl.lit(false))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias(column)
+    )
+
+
+def render_faculty(frame: pl.DataFrame, style: Style) -> pl.DataFrame:
+    """Canonical faculty rows in the school's words, in export column order."""
+    fte = pl.col("fte")
+    if style.fte is not None:
+        fte = pl.Series("fte", [style.fte(v) for v in frame["fte"].to_list()], dtype=pl.String)
+    return frame.select(
+        "staff_id",
+        "last_name",
+        "first_name",
+        "email",
+        _date("birth_date", style),
+        _years(frame, style),
+        _mapped("category", _with_bad(style, "category")),
+        "department",
+        *_countries(frame, ("nationality", "previous_position_country"), style),
+        _flag("new_hire", style),
+        fte,
+        _flag("teaches_in_english", style),
+    ).select(FACULTY_COLUMNS)

@@ -1,7 +1,8 @@
 """`write_sample`: the bundled sample landing zone, every school in its own export format.
 
 For each school the cohort model (`population`) gives canonical enrolment, fee and mobility
-rows per academic year; the seeded bad rows of FORMATS.md are inserted; `formats` renders them
+rows per academic year, the staff model (`faculty`) its faculty rows and the staff stays of
+its mobility export; the seeded bad rows of FORMATS.md are inserted; `formats` renders them
 in the school's vocabulary and `writers` lays them out (CSV, Excel, JSON pages, TSV). The
 output depends only on (scale, seed, years): same arguments, same bytes.
 """
@@ -17,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from imtetl.sample import formats, population, writers
+from imtetl.sample import faculty, formats, population, writers
 from imtetl.sample.catalog import SCHOOL_BY_CODE, School
 from imtetl.sample.countries import BAD_COUNTRY, country_map
-from imtetl.sample.formats import Style
+from imtetl.sample.formats import BAD, Style
 from imtetl.sample.population import Partners, rng_for
 
-DATASETS = ("enrolment", "tuition", "mobility")
+DATASETS = ("enrolment", "tuition", "mobility", "faculty")
 #: Landing-zone folders this generator owns (and recreates).
 FOLDERS = ("imta", "tp", "evry", "mse", "imtne", "albi", "ales")
 
@@ -44,7 +45,8 @@ class SchoolYear:
 
     enrolment: pl.DataFrame
     tuition: pl.DataFrame
-    mobility: pl.DataFrame
+    mobility: pl.DataFrame  # students' stays, then staff's (column population)
+    faculty: pl.DataFrame
 
 
 def write_sample(
@@ -113,6 +115,7 @@ def school_years(school: School, years: range, scale: float, seed: int) -> dict[
     partners = population.partners_for(school, seed)
     everyone = population.students(school, years, scale, seed, partners)
     enrolled = population.enrolment(everyone, years)
+    staff = faculty.staff_years(school, years, scale, seed, partners)
     result = {}
     for year in years:
         this_year = enrolled.filter(pl.col("academic_year") == year)
@@ -120,10 +123,19 @@ def school_years(school: School, years: range, scale: float, seed: int) -> dict[
             this_year, partners, year, rng_for(seed, school.code, "mobility", year)
         )
         rng = rng_for(seed, school.code, "bad rows", year)
+        enrolment = _seed_enrolment(this_year, school, year, rng)
+        tuition = _seed_tuition(population.fees(school, year), school, year, rng)
+        students = _seed_mobility(stays, this_year, partners, year, rng)
+        # the staff's seeded rows draw from a generator of their own, so that the students'
+        # rows (and every student figure) are those of a sample without staff
+        staff_rng = rng_for(seed, school.code, "staff bad rows", year)
+        roster = staff[year].faculty
+        staff_stays = _seed_staff_mobility(staff[year].stays, roster, partners, staff_rng)
         result[year] = SchoolYear(
-            enrolment=_seed_enrolment(this_year, school, year, rng),
-            tuition=_seed_tuition(population.fees(school, year), school, year, rng),
-            mobility=_seed_mobility(stays, this_year, partners, year, rng),
+            enrolment=enrolment,
+            tuition=tuition,
+            mobility=pl.concat([students, staff_stays]),
+            faculty=_seed_faculty(roster, school, year, staff_rng),
         )
     return result
 
@@ -231,11 +243,93 @@ def _seed_mobility(
             "academic_year": [year, year],
             "start_date": [dt.date(year + 1, 2, 2), dt.date(year, 9, 7)],
             "end_date": [dt.date(year, 12, 18), dt.date(year + 1, 1, 29)],
+            "population": ["student", "student"],
             "bad": ["end_before_start", "unknown_country"],
         },
         schema={**frame.schema, "bad": pl.String},
     )
     return _insert(_with_bad(frame), extra, rng, after={})
+
+
+def _seed_staff_mobility(
+    frame: pl.DataFrame, roster: pl.DataFrame, partners: Partners, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Add two staff stays the school's YAML cannot map, for staff members without another
+    stay that year: a population it has no word for (a doctoral student's stay filed by the
+    staff office) and a scheme it has no word for (a conference trip)."""
+    candidates = roster.filter(
+        (pl.col("category") != "visiting")
+        & ~pl.col("staff_id").is_in(frame["student_id"].implode())
+    )["staff_id"].unique(maintain_order=True)
+    if len(candidates) < 2:
+        candidates = roster["staff_id"].unique(maintain_order=True)
+    who = candidates[rng.permutation(len(candidates))[:2].tolist()].to_list()
+    pool = partners.pool("erasmus")
+    where = pool[rng.integers(len(pool), size=2)]
+    year = int(roster["academic_year"][0])
+    start = dt.date(year, 11, 4) + dt.timedelta(days=int(rng.integers(0, 120)))
+    extra = pl.DataFrame(
+        {
+            "student_id": who,
+            "direction": ["outgoing", "outgoing"],
+            "scheme": ["erasmus_staff_teaching", BAD],
+            "partner_name": partners.name[where].tolist(),
+            "partner_country": partners.country[where].tolist(),
+            "academic_year": [year, year],
+            "start_date": [start, start + dt.timedelta(days=35)],
+            "end_date": [start + dt.timedelta(days=4), start + dt.timedelta(days=38)],
+            "population": [BAD, "staff"],
+            "bad": ["unknown_population", "unknown_scheme"],
+        },
+        schema={**frame.schema, "bad": pl.String},
+    )
+    return _insert(_with_bad(frame), extra, rng, after={})
+
+
+def _seed_faculty(
+    frame: pl.DataFrame, school: School, year: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Add an unknown category, an unknown nationality, an FTE above one, a person whose two
+    appointments add up to more than one FTE (two rows), a row with no staff number and an
+    exact duplicate; the new people have staff numbers beyond any real one."""
+    frame = _with_bad(frame)
+    n = frame.height
+    templates = frame[rng.integers(n, size=6).tolist()]
+    donors = frame[rng.integers(n, size=6).tolist()]
+    original = int(rng.integers(n))
+    departments = faculty.FACULTY[school.code].departments
+    first, second = rng.choice(len(departments), size=2, replace=False).tolist()
+    ids = [faculty.staff_id(school.code, faculty.bad_seq(school.code, k)) for k in (1, 2, 3, 4)]
+    nationality = templates["nationality"].to_list()
+    nationality[1] = BAD_COUNTRY
+    department = templates["department"].to_list()
+    department[3:5] = [departments[first], departments[second]]
+    fresh = templates.with_columns(
+        staff_id=pl.Series([*ids, ids[3], None], dtype=pl.String),
+        last_name=donors["last_name"],
+        first_name=donors["first_name"],
+        email=donors["email"],
+        birth_date=donors["birth_date"],
+        category=pl.Series(
+            [BAD, "lecturer", "associate_professor", "professor", "professor", "lecturer"]
+        ),
+        department=pl.Series(department, dtype=pl.String),
+        nationality=pl.Series(nationality, dtype=pl.String),
+        new_hire=pl.lit(False),
+        fte=pl.Series([1.0, 1.0, 1.5, 0.6, 0.6, 1.0]),
+        bad=pl.Series(
+            [
+                "unknown_category",
+                "unknown_country",
+                "fte_out_of_range",
+                "fte_total_above_one",
+                "fte_total_above_one",
+                "missing_staff_id",
+            ]
+        ),
+    )
+    duplicate = frame[original].with_columns(bad=pl.lit("duplicate"))
+    return _insert(frame, pl.concat([fresh, duplicate]), rng, after={6: original})
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,7 +347,7 @@ def _csv_dataset(
     bom: bool = False,
     quoting: bool = True,
 ) -> list[Path]:
-    """The three delimited files of every year; `names` gives each dataset's file name
+    """The four delimited files of every year; `names` gives each dataset's file name
     pattern (`{Y}`, `{Y1}`, `{yy}`)."""
     written = []
     for year, school_year in data.items():
@@ -266,6 +360,10 @@ def _csv_dataset(
             "mobility": (
                 formats.render_mobility(school_year.mobility, style),
                 style.mobility_headers,
+            ),
+            "faculty": (
+                formats.render_faculty(school_year.faculty, style),
+                style.faculty_headers,
             ),
         }
         for dataset, (frame, headers) in tables.items():
@@ -288,6 +386,7 @@ def _write_imta(out: Path, code: str, data: dict[int, SchoolYear]) -> list[Path]
         "enrolment": "inscriptions_{Y}-{Y1}.csv",
         "tuition": "frais_{Y}-{Y1}.csv",
         "mobility": "mobilite_{Y}-{Y1}.csv",
+        "faculty": "personnel_{Y}-{Y1}.csv",
     }
     return _csv_dataset(
         out / "imta", names, data, formats.IMTA, separator=";", encoding="utf-8", bom=True
@@ -299,6 +398,7 @@ def _write_mse(out: Path, code: str, data: dict[int, SchoolYear]) -> list[Path]:
         "enrolment": "mse_inscriptions_{Y}-{yy}.csv",
         "tuition": "mse_frais_{Y}-{yy}.csv",
         "mobility": "mse_mobilite_{Y}-{yy}.csv",
+        "faculty": "mse_personnel_{Y}-{yy}.csv",
     }
     return _csv_dataset(out / "mse", names, data, formats.MSE, separator=",", encoding="cp1252")
 
@@ -308,6 +408,7 @@ def _write_vendor_tsv(out: Path, code: str, data: dict[int, SchoolYear]) -> list
         "enrolment": "EXPORT_ENROLMENT_{Y}.tsv",
         "tuition": "EXPORT_FEES_{Y}.tsv",
         "mobility": "EXPORT_MOBILITY_{Y}.tsv",
+        "faculty": "EXPORT_STAFF_{Y}.tsv",
     }
     return _csv_dataset(
         out / code.lower(),
@@ -334,12 +435,14 @@ def _write_evry(out: Path, data: dict[str, dict[int, SchoolYear]]) -> list[Path]
                 ("enrolment", formats.render_enrolment(school_year.enrolment, style)),
                 ("tuition", formats.render_fees(school_year.tuition, style)),
                 ("mobility", formats.render_mobility(school_year.mobility, style)),
+                ("faculty", formats.render_faculty(school_year.faculty, style)),
             ):
                 parts[dataset].append(frame.select(ecole, pl.all()))
         for dataset, name, headers in (
             ("enrolment", f"evry_inscriptions_{year}.csv", style.enrolment_headers(year)),
             ("tuition", f"evry_frais_{year}.csv", style.fees_headers),
             ("mobility", f"evry_mobilite_{year}.csv", style.mobility_headers),
+            ("faculty", f"evry_personnel_{year}.csv", style.faculty_headers),
         ):
             path = out / "evry" / name
             writers.write_delimited(
@@ -375,6 +478,12 @@ def _write_tp(out: Path, code: str, data: dict[int, SchoolYear]) -> list[Path]:
                     f"Télécom Paris — Mobility {label}",
                     style.mobility_headers,
                     formats.render_mobility(school_year.mobility, style),
+                ),
+                (
+                    "Faculty",
+                    f"Télécom Paris — Faculty {label}",
+                    style.faculty_headers,
+                    formats.render_faculty(school_year.faculty, style),
                 ),
             ],
         )
@@ -422,8 +531,26 @@ IMTNE_RECORDS: dict[str, writers.Shape] = {
         "academic_year": "academic_year",
         "start_date": "start_date",
         "end_date": "end_date",
+        "population": "population",
+    },
+    "faculty": {
+        "staff": {
+            "id": "staff_id",
+            "last_name": "last_name",
+            "first_name": "first_name",
+            "email": "email",
+            "birth_date": "birth_date",
+        },
+        "academic_year": "academic_year",
+        "appointment": {"category": "category", "department": "department", "fte": "fte"},
+        "nationality": "nationality",
+        "previous_position_country": "previous_position_country",
+        "new_hire": "new_hire",
+        "teaches_in_english": "teaches_in_english",
     },
 }
+#: What IMT Nord Europe's API writes for the seeded category, population and scheme.
+IMTNE_BAD = {"category": "adjunct", "population": "phd_student", "scheme": "mission"}
 
 
 def _write_imtne(out: Path, code: str, data: dict[int, SchoolYear]) -> list[Path]:
@@ -434,6 +561,7 @@ def _write_imtne(out: Path, code: str, data: dict[int, SchoolYear]) -> list[Path
             ("enrolments", school_year.enrolment),
             ("fees", school_year.tuition),
             ("mobility", school_year.mobility),
+            ("faculty", school_year.faculty),
         ):
             written += writers.write_pages(
                 out / "imtne" / resource / str(year),
@@ -447,7 +575,14 @@ def _write_imtne(out: Path, code: str, data: dict[int, SchoolYear]) -> list[Path
 
 def _api_values(frame: pl.DataFrame) -> pl.DataFrame:
     countries = [
-        c for c in ("nationality", "prior_degree_country", "partner_country") if c in frame.columns
+        c
+        for c in (
+            "nationality",
+            "prior_degree_country",
+            "partner_country",
+            "previous_position_country",
+        )
+        if c in frame.columns
     ]
     codes = [v for c in countries for v in frame[c].drop_nulls().unique().to_list()]
     mapping = country_map("alpha2", codes)
@@ -455,4 +590,9 @@ def _api_values(frame: pl.DataFrame) -> pl.DataFrame:
         pl.format("{}-{}", "academic_year", pl.col("academic_year") + 1).alias("academic_year"),
         pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
         *(pl.col(c).replace_strict(mapping, return_dtype=pl.String) for c in countries),
+        *(
+            pl.col(c).replace(BAD, IMTNE_BAD[c])
+            for c in ("category", "population", "scheme")
+            if c in frame.columns
+        ),
     )

@@ -89,6 +89,7 @@ MOBILITY_COLUMNS = (
     "academic_year",
     "start_date",
     "end_date",
+    "population",
 )
 
 #: Student-number layouts (FORMATS.md): `yy` two-digit entry year, `year` four digits.
@@ -524,7 +525,9 @@ def mobility(
 
     if not blocks:
         return empty_mobility(year)
-    frame = pl.concat(blocks).with_columns(academic_year=pl.lit(year, dtype=pl.Int64))
+    frame = pl.concat(blocks).with_columns(
+        academic_year=pl.lit(year, dtype=pl.Int64), population=pl.lit("student")
+    )
     return frame.select(MOBILITY_COLUMNS).sort(
         "student_id", "start_date", "direction", maintain_order=True
     )

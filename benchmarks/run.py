@@ -25,6 +25,7 @@ where peak_rss_mb is the largest of (b) and (c). Figures are printed, never asse
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -113,9 +114,18 @@ def measure(args: list[str], env: dict[str, str] | None = None, check: bool = Tr
 # -- the landing zone ---------------------------------------------------------------------
 
 
+def _generator_version() -> str:
+    """A digest of the sample generator's code: a landing zone written by another version of
+    it (before a dataset was added, say) is never reused."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "imtetl" / "sample").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def landing_zone(rows: int, seed: int) -> tuple[Path, dict]:
     """The cached landing zone of ``rows`` enrolment rows, generated on first use."""
-    folder = CACHE / f"landing-seed{seed}-rows{rows}"
+    folder = CACHE / f"landing-seed{seed}-rows{rows}-{_generator_version()}"
     manifest = folder / "manifest.json"
     if manifest.exists():
         return folder, json.loads(manifest.read_text())

@@ -25,7 +25,7 @@ def test_report_is_written_and_linked(built: Project) -> None:
     assert "vegaEmbed" in text and "cdn.jsdelivr" not in text  # JavaScript inlined: offline
     for needle in (
         "new_entrants", "fee_non_eu_eur", "apprenticeship_share", "stays", "foreign_share",
-        "Staff mobility stays by scheme",
+        "IMT staff mobility stays by scheme",
     ):  # fmt: skip
         assert needle in text
 

@@ -30,6 +30,6 @@ def test_superset_imports_the_dashboard_and_runs_every_chart(
          str(tmp_path / "superset")],
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert result.returncode == 0, (result.stderr[-3000:] + result.stdout)[-6000:]
     assert "imported dashboard 'IMT international recruitment': 6 charts" in result.stdout
     assert "all 6 charts ran" in result.stdout

@@ -70,7 +70,7 @@ def _frames(warehouse: Path) -> dict[str, pl.DataFrame]:
                    ORDER BY ALL"""
             ),
             "staff_mobility": q(
-                """SELECT school_code, direction, scheme, sum(stays)::BIGINT AS stays
+                """SELECT academic_year, direction, scheme, stays
                    FROM bi.staff_mobility_by_scheme WHERE NOT masked
                    GROUP BY ALL ORDER BY ALL"""
             ),
@@ -173,14 +173,14 @@ def _charts(frames: dict[str, pl.DataFrame]):
         .properties(width=360, height=240)
     )
     staff_mobility = (
-        alt.Chart(frames["staff_mobility"], title="Staff mobility stays by scheme")
+        alt.Chart(frames["staff_mobility"], title="IMT staff mobility stays by scheme")
         .mark_bar()
         .encode(
-            x=alt.X("school_code:N", title=None),
+            x=alt.X("academic_year:O", title=None),
             y=alt.Y("stays:Q", title="stays"),
             color=alt.Color("scheme:N", title="scheme"),
             column=alt.Column("direction:N", title=None),
-            tooltip=["school_code", "direction", "scheme", "stays"],
+            tooltip=["academic_year", "direction", "scheme", "stays"],
         )
         .properties(width=180, height=240)
     )

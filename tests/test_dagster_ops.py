@@ -105,10 +105,10 @@ def test_reruns_are_idempotent(built_copy: Project) -> None:
     result = project.imtetl("build", "--school", "TP", "--year", "2023")
     assert result.returncode == 0, result.stderr
     assert _marts_fingerprint(project) == first
-    result = project.imtetl("build", "--year", "2022")  # one year of every school
+    # one year of every school: a rerun of every school's partition (a whole rebuild rerun
+    # adds nothing to it but minutes; the crash-safety test reruns whole builds)
+    result = project.imtetl("build", "--year", "2022")
     assert result.returncode == 0, result.stderr
-    assert _marts_fingerprint(project) == first
-    assert project.imtetl("build").returncode == 0
     assert _marts_fingerprint(project) == first
     with duckdb.connect(str(project.warehouse), read_only=True) as conn:
         # the TP 2023 rerun replaced exactly its rows: one current load per file

@@ -77,6 +77,28 @@ def _frames(warehouse: Path) -> dict[str, pl.DataFrame]:
         }
 
 
+def _share_by_school(frame: pl.DataFrame, title: str, share: str, counts: list[str] = ()):
+    """A share (0 to 1) by school over the academic years, as a line per school."""
+    import altair as alt
+
+    return (
+        alt.Chart(frame, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("academic_year:O", title="academic year"),
+            y=alt.Y(f"{share}:Q", axis=alt.Axis(format="%"), title=None),
+            color=alt.Color("school_code:N", title="school"),
+            tooltip=[
+                "school_code",
+                "academic_year",
+                *counts,
+                alt.Tooltip(f"{share}:Q", format=".2%"),
+            ],
+        )
+        .properties(width=360, height=240)
+    )
+
+
 def _charts(frames: dict[str, pl.DataFrame]):
     import altair as alt
 
@@ -126,22 +148,10 @@ def _charts(frames: dict[str, pl.DataFrame]):
         )
         .properties(width=360, height=240)
     )
-    apprentices = (
-        alt.Chart(frames["apprentices"], title="Share of apprentices among new entrants")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("academic_year:O", title="academic year"),
-            y=alt.Y("apprenticeship_share:Q", axis=alt.Axis(format="%"), title=None),
-            color=alt.Color("school_code:N", title="school"),
-            tooltip=[
-                "school_code",
-                "academic_year",
-                # the share is computed here from bi counts: shown rounded (4 decimals of the
-                # fraction), as every share dashboards show
-                alt.Tooltip("apprenticeship_share:Q", format=".2%"),
-            ],
-        )
-        .properties(width=360, height=240)
+    # the share is computed here from bi counts: shown rounded (4 decimals of the fraction),
+    # as every share dashboards show
+    apprentices = _share_by_school(
+        frames["apprentices"], "Share of apprentices among new entrants", "apprenticeship_share"
     )
     mobility = (
         alt.Chart(frames["mobility"], title="Mobility stays by scheme, 2021-2025")
@@ -155,22 +165,11 @@ def _charts(frames: dict[str, pl.DataFrame]):
         )
         .properties(width=300, height=240)
     )
-    faculty = (
-        alt.Chart(frames["faculty"], title="Foreign share of the teaching and research staff")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("academic_year:O", title="academic year"),
-            y=alt.Y("foreign_share:Q", axis=alt.Axis(format="%"), title=None),
-            color=alt.Color("school_code:N", title="school"),
-            tooltip=[
-                "school_code",
-                "academic_year",
-                "headcount",
-                "foreign_headcount",
-                alt.Tooltip("foreign_share:Q", format=".2%"),
-            ],
-        )
-        .properties(width=360, height=240)
+    faculty = _share_by_school(
+        frames["faculty"],
+        "Foreign share of the teaching and research staff",
+        "foreign_share",
+        ["headcount", "foreign_headcount"],
     )
     staff_mobility = (
         alt.Chart(frames["staff_mobility"], title="IMT staff mobility stays by scheme")

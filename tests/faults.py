@@ -90,11 +90,12 @@ def _hash_select(conn: duckdb.DuckDBPyConnection, schema: str, table: str, where
 def fingerprint(path: Path) -> tuple:
     """What a published state holds, independent of the run that published it: each core
     and marts table's row count and a hash of its rows, and the current loads and
-    quarantined rows."""
+    quarantined rows (not audit.releases: each publish adds its own row there)."""
     with duckdb.connect(str(path), read_only=True) as conn:
         tables = conn.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE schema_name IN ('core', 'marts', 'audit') ORDER BY ALL"
+            "WHERE schema_name IN ('core', 'marts', 'audit') "
+            "AND (schema_name, table_name) <> ('audit', 'releases') ORDER BY ALL"
         ).fetchall()
         out = []
         for schema, table in tables:

@@ -36,3 +36,15 @@ COMMENT ON COLUMN audit.deliveries.received IS 'TRUE when an export holding rows
 COMMENT ON COLUMN audit.deliveries.last_received_at IS 'When the last load of this school, dataset and year finished; NULL if never received.';
 COMMENT ON COLUMN audit.deliveries.rows IS 'Rows read for this year in the loads the warehouse holds now (0 when not received).';
 COMMENT ON COLUMN audit.deliveries.files IS 'Number of distinct export files that delivered rows of this year.';
+COMMENT ON TABLE audit.releases IS 'Releases: one row per publish of the warehouse, newest last, the whole history up to this release. Each says when it was published, what changed since the previous one, its row counts, and where the backend keeps it, so that an earlier release can be read back (`imtetl releases`, `imtetl query --release ID`). The DuckDB-file backend keeps the last IMTETL_KEEP_RELEASES releases (default 5) as read-only files; older rows stay listed after their file is deleted.';
+COMMENT ON COLUMN audit.releases.release_id IS 'Identifier of the release: its UTC publish time (yyyymmddThhmmssZ) and 6 hex digits, e.g. 20260312T071502Z-3fa2c1. Sorting by release_id sorts releases in publish order.';
+COMMENT ON COLUMN audit.releases.published_at IS 'When the release was published (renamed over the published file), in UTC.';
+COMMENT ON COLUMN audit.releases.backend IS 'Storage backend of the warehouse: duckdb_file (one DuckDB file per release); a DuckLake backend records its own name and a snapshot.';
+COMMENT ON COLUMN audit.releases.location IS 'Where the backend keeps the release: for duckdb_file, the read-only file it was kept as when published (warehouse/releases/<release_id>.duckdb; deleted once more than IMTETL_KEEP_RELEASES newer releases exist); for DuckLake, the snapshot.';
+COMMENT ON COLUMN audit.releases.previous_release_id IS 'The release published just before this one; NULL for the first.';
+COMMENT ON COLUMN audit.releases.publish_mode IS 'How the release was made: incremental (a copy of the previous release, core facts replaced for the school-years that changed) or full (every table copied from the build).';
+COMMENT ON COLUMN audit.releases.summary IS 'What changed since the previous release, in words: the school-years updated or facts rebuilt whole, and the tables whose row counts changed.';
+COMMENT ON COLUMN audit.releases.changes IS 'What changed since the previous release, as JSON: facts (per core fact, rebuilt_whole and the school_years updated, e.g. "ALBI 2023"), rows_changed (table: [previous rows, rows]), tables_added, tables_removed.';
+COMMENT ON COLUMN audit.releases.fact_rows IS 'Row counts of the core facts in this release, as JSON: {"core.fact_enrolment": rows, ...}.';
+COMMENT ON COLUMN audit.releases.table_rows IS 'Row counts of every published table (core, marts, audit) in this release, as JSON, audit.releases excepted.';
+COMMENT ON COLUMN audit.releases.run_id IS 'The pipeline run (Dagster run id) that published the release; NULL when published outside a run.';

@@ -71,6 +71,22 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
     raw_record VARCHAR                   -- JSON of the mapped source columns, ids pseudonymised
 );
 
+-- One row per publish: written into each release by publish/release.py and, once that release
+-- is renamed over the published file, here; every release carries the whole history.
+CREATE TABLE IF NOT EXISTS audit.releases (
+    release_id VARCHAR PRIMARY KEY,      -- <UTC yyyymmddThhmmssZ>-<6 hex>: sorts in publish order
+    published_at TIMESTAMP NOT NULL,     -- UTC
+    backend VARCHAR NOT NULL,            -- duckdb_file (a DuckLake backend records its snapshot)
+    location VARCHAR NOT NULL,           -- where the backend keeps it: a file, a snapshot
+    previous_release_id VARCHAR,
+    publish_mode VARCHAR NOT NULL,       -- full|incremental
+    summary VARCHAR NOT NULL,            -- what changed, readable
+    changes JSON NOT NULL,               -- what changed, structured
+    fact_rows JSON NOT NULL,             -- {"core.fact_enrolment": rows, ...}
+    table_rows JSON NOT NULL,            -- every published table's rows
+    run_id VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS staging.regulated_tuition (
     school_code VARCHAR NOT NULL,
     programme_level VARCHAR NOT NULL,

@@ -376,6 +376,94 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_releases(args: argparse.Namespace) -> int:
+    """List the releases of the published warehouse (audit.releases), newest first, or with
+    --show ID the file holding one and how to attach it."""
+    from imtetl.publish.releases import ReleaseNotFound, history, kept_ids, resolve
+
+    settings = Settings.from_env()
+    try:
+        if args.show:
+            row, path = resolve(settings.warehouse, args.show)
+            print(path)
+            print(f"ATTACH '{path}' AS r (READ_ONLY);", file=sys.stderr)
+            when = f"{row.published_at:%Y-%m-%d %H:%M:%S} UTC"
+            print(f"-- release {row.release_id}, published {when}: {row.summary}", file=sys.stderr)
+            return 0
+        rows = history(settings.warehouse)
+    except ReleaseNotFound as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    kept = set(kept_ids(settings.warehouse))
+    n_kept = len(kept & {r.release_id for r in rows})
+    print(
+        f"{len(rows)} releases of {settings.warehouse}, newest first; {n_kept} "
+        f"kept as files in {settings.releases_dir} (IMTETL_KEEP_RELEASES={settings.keep_releases})"
+    )
+    for i, row in enumerate(rows):
+        if row.release_id in kept:
+            where = f"kept: {settings.releases_dir / (row.release_id + '.duckdb')}"
+        elif i == 0:
+            where = f"published: {settings.warehouse}"
+        else:
+            where = f"file deleted (was {row.location})"
+        facts = ", ".join(f"{t.removeprefix('core.')} {n:,}" for t, n in row.fact_rows.items())
+        print(
+            f"{row.release_id}  {row.published_at:%Y-%m-%d %H:%M:%S} UTC  {row.publish_mode:<11}  "
+            f"{where}"
+        )
+        print(f"    {row.summary}")
+        if facts:
+            print(f"    facts: {facts}")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    """Run one read-only SQL query on the published warehouse or on an earlier release."""
+    import csv
+
+    import duckdb
+
+    from imtetl.publish.releases import ReleaseNotFound, connect_release, resolve
+
+    settings = Settings.from_env()
+    if args.release:
+        try:
+            row, path = resolve(settings.warehouse, args.release)
+        except ReleaseNotFound as exc:
+            print(f"imtetl: {exc}", file=sys.stderr)
+            return 2
+        label = f"release {row.release_id}"
+    else:
+        path, label = settings.warehouse, str(settings.warehouse)
+        if not path.exists():
+            print(f"imtetl: no warehouse at {path}: run `imtetl build`", file=sys.stderr)
+            return 2
+    try:
+        with connect_release(path) as conn:
+            cursor = conn.execute(args.sql)
+            names = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall() if names else []
+    except duckdb.Error as exc:
+        print(f"imtetl: {label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(names)
+        writer.writerows(rows)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{label}: {len(rows):,} rows", title_justify="left")
+    for name in names:
+        table.add_column(name, overflow="fold")
+    for values in rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in values))
+    Console().print(table)
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     """Write the Markdown data dictionary of the published warehouse."""
     from imtetl.publish.dictionary import data_dictionary
@@ -470,6 +558,22 @@ def main(argv: list[str] | None = None) -> int:
         "check", help="check the published warehouse: contract tables, whole partitions"
     )
     check.set_defaults(func=_cmd_check)
+    releases = commands.add_parser(
+        "releases", help="list the published releases (audit.releases), which are kept as files"
+    )
+    releases.add_argument(
+        "--show", metavar="ID", help="print the file of release ID (an id, a unique prefix, latest)"
+    )
+    releases.set_defaults(func=_cmd_releases)
+    query = commands.add_parser(
+        "query", help="run a read-only SQL query on the warehouse or an earlier release"
+    )
+    query.add_argument("sql", help="one SQL statement")
+    query.add_argument(
+        "--release", metavar="ID", help="query release ID (an id, a unique prefix, latest)"
+    )
+    query.add_argument("--csv", action="store_true", help="write CSV to stdout")
+    query.set_defaults(func=_cmd_query)
     docs = commands.add_parser("docs", help="write the Markdown data dictionary")
     docs.add_argument("--out", help="file to write (default: warehouse/data_dictionary.md)")
     docs.set_defaults(func=_cmd_docs)

@@ -7,6 +7,11 @@ The dbt project under ``sql/`` reads the build database's path from ``IMTETL_BUI
 (its ``profiles.yml``): imtetl sets it to :attr:`Settings.build_db` before running dbt, so
 `imtetl dbt <command>` and the Dagster assets always write the build database beside
 ``IMTETL_WAREHOUSE``. ``IMTETL_DUCKDB_MEMORY`` bounds DuckDB's memory there and in dbt.
+
+Each publish is also kept as a read-only file, ``warehouse/releases/<release_id>.duckdb``
+beside the published one, for time travel (``imtetl releases``): the last
+``IMTETL_KEEP_RELEASES`` (default 5; 0 keeps none) are kept, older ones are deleted after a
+successful publish, and ``audit.releases`` lists every release ever published.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_YEARS = tuple(range(2021, 2026))
+#: How many releases are kept as files beside the published warehouse (IMTETL_KEEP_RELEASES).
+DEFAULT_KEEP_RELEASES = 5
 
 #: The ministry of higher education's Opendatasoft portal (open data, Licence Ouverte).
 DEFAULT_ODS_BASE_URL = "https://data.enseignementsup-recherche.gouv.fr"
@@ -74,6 +81,24 @@ class Settings:
     @property
     def build_db(self) -> Path:
         return self.build_dir / "build.duckdb"
+
+    @property
+    def releases_dir(self) -> Path:
+        """Where the last releases are kept as read-only files, beside the published one (on
+        its filesystem, so that keeping one is a hard link)."""
+        return self.warehouse.parent / "releases"
+
+    @property
+    def keep_releases(self) -> int:
+        """How many of the last releases are kept as files (IMTETL_KEEP_RELEASES, default 5;
+        0 keeps none). ``audit.releases`` lists them all either way."""
+        value = os.environ.get("IMTETL_KEEP_RELEASES", "").strip()
+        if not value:
+            return DEFAULT_KEEP_RELEASES
+        keep = int(value)
+        if keep < 0:
+            raise ValueError(f"IMTETL_KEEP_RELEASES must be 0 or more, not {value!r}")
+        return keep
 
     @property
     def reference(self) -> Path:

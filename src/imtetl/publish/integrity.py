@@ -4,8 +4,8 @@ Run on each release before it is renamed over the published path (so a release t
 it is never published), by ``imtetl check`` on the published file, and by the fault-injection
 tests after every kill. The checks:
 
-- every contract table (the dbt models of sql/, ``audit.loads``, ``audit.quarantine``) and
-  every ``bi`` view is present;
+- every contract table (the dbt models of sql/, ``audit.loads``, ``audit.quarantine``,
+  ``audit.releases``) and every ``bi`` view is present;
 - ``rows_read = rows_loaded + rows_quarantined`` for every load;
 - no partition is half-written: each current load has exactly ``rows_loaded`` rows in its
   fact table and ``rows_quarantined`` rows in ``audit.quarantine``, every fact row belongs
@@ -21,7 +21,7 @@ import duckdb
 from imtetl.load.dbt import fact_tables, relations
 from imtetl.settings import Settings
 
-AUDIT_TABLES = (("audit", "loads"), ("audit", "quarantine"))
+AUDIT_TABLES = (("audit", "loads"), ("audit", "quarantine"), ("audit", "releases"))
 
 
 class IntegrityError(RuntimeError):

@@ -13,6 +13,11 @@ any ``<file>.wal`` found beside a database it opens, even a WAL left by another 
 once had that name, so a stale ``imt.duckdb.wal`` would change what readers see; nothing
 here ever writes the published file, so such a WAL is removed (and the release itself must
 leave no WAL behind). Releases left half-written by a killed run are removed by the next run.
+
+Each release records itself in its own ``audit.releases`` (with the whole history before it)
+and, once checked, is kept as a read-only file for time travel, ``releases/<release_id>.duckdb``
+beside the published file (a hard link of the checked release, made before the rename; see
+``imtetl.publish.releases``); the last ``keep`` are kept, older ones deleted after the rename.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from imtetl.publish import releases as history
 from imtetl.publish.integrity import IntegrityError, bi_views, check_file, model_tables
 from imtetl.settings import Settings
 from imtetl.validate.evaluate import school_years_filter
@@ -43,6 +49,15 @@ class Release:
     seconds: float
     #: started from a copy of the previous release, facts updated by school-year
     incremental: bool = False
+    #: its id in audit.releases
+    release_id: str | None = None
+    #: the file it is kept as (None: none kept), how it was made (hardlink, reflink, copy)
+    #: and what that took
+    kept: Path | None = None
+    kept_by: str | None = None
+    keep_seconds: float = 0.0
+    #: release files deleted after it (beyond the last ``keep``)
+    pruned: list[Path] | None = None
 
 
 def _quote(text: str | None) -> str:
@@ -77,7 +92,7 @@ def clean_stale_releases(warehouse: Path) -> list[Path]:
             continue  # another live process's release
         path.unlink(missing_ok=True)
         stale.append(path)
-    return stale
+    return stale + history.clean_stale(warehouse)
 
 
 def stale_wal(warehouse: Path) -> Path | None:
@@ -109,6 +124,8 @@ def publish_release(
     *,
     views_sql: list[Path] | None = None,
     sql_dir: Path | None = None,
+    keep: int | None = None,
+    run_id: str | None = None,
 ) -> Release:
     """Copy core, marts and audit from the open build database into a new release, recreate
     the build database's bi views in it (their SQL names no database, so they read the
@@ -119,10 +136,18 @@ def publish_release(
     When the published file is the one the last publish wrote, the release starts as a copy
     of it (a file copy, at disk speed) and the incremental facts (build_state.models) get
     only the school-years that changed since (build_state.publish_pending); the other tables
-    are copied whole. Else every table is copied into a new file."""
+    are copied whole. Else every table is copied into a new file.
+
+    The release adds its row to ``audit.releases`` (written into the release, then into the
+    build database once it is out) and is kept as ``releases/<release_id>.duckdb``; the last
+    ``keep`` (default: the settings', IMTETL_KEEP_RELEASES) release files are kept. ``run_id``:
+    the pipeline run publishing it, recorded in its row."""
     started = time.perf_counter()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_releases(warehouse)
+    if keep is None:
+        keep = Settings.from_env().keep_releases
+    history.adopt_history(build, warehouse)
     tmp = warehouse.parent / f".{warehouse.name}.{os.getpid()}.{time.time_ns()}{_TMP_SUFFIX}"
     source = build.execute("SELECT current_database()").fetchone()[0]
     tables = build.execute(
@@ -190,6 +215,13 @@ def publish_release(
                 if comment:
                     build.execute(f"COMMENT ON TABLE {target} IS {_quote(comment)}")
             counts[name] = build.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        row = history.describe(
+            build, warehouse, counts, incremental=deltas is not None, run_id=run_id
+        )
+        history.insert(build, f"release.{history.RELEASES_TABLE}", row)
+        counts[history.RELEASES_TABLE] = build.execute(
+            f"SELECT count(*) FROM release.{history.RELEASES_TABLE}"
+        ).fetchone()[0]
         for schema, table, column, comment in columns:
             if (schema, table) in copied:
                 build.execute(
@@ -220,6 +252,11 @@ def publish_release(
                 + "; ".join(problems)
             )
         _fsync(tmp)
+        kept, kept_by, keep_started = None, None, time.perf_counter()
+        if keep > 0:  # whole and checked: kept before it is published (never half-written)
+            kept = history.release_file(warehouse, row.release_id)
+            kept_by = history.keep_file(tmp, kept)
+        keep_seconds = time.perf_counter() - keep_started
     except BaseException:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
@@ -227,13 +264,20 @@ def publish_release(
     remove_stale_wal(warehouse)
     os.replace(tmp, warehouse)
     _fsync(warehouse.parent)
-    _remember(build, warehouse)
+    _remember(build, warehouse, row)
+    listed = {r for (r,) in build.execute("SELECT release_id FROM audit.releases").fetchall()}
+    pruned = history.prune(warehouse, listed, keep)
     return Release(
         warehouse,
         counts,
         warehouse.stat().st_size,
         round(time.perf_counter() - started, 3),
         incremental=deltas is not None,
+        release_id=row.release_id,
+        kept=kept,
+        kept_by=kept_by,
+        keep_seconds=round(keep_seconds, 6),
+        pruned=pruned,
     )
 
 
@@ -307,9 +351,9 @@ def _deltas(build: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, list
     return {table: scope for table, scope in deltas.items() if scope is not None}
 
 
-def _remember(build: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
-    """The release is out: what was pending is published, and this file is the one to
-    start the next release from."""
+def _remember(build: duckdb.DuckDBPyConnection, warehouse: Path, row: history.ReleaseRow) -> None:
+    """The release is out: what was pending is published, this file is the one to start the
+    next release from, and the release joins the build database's history."""
     inode, size, mtime = _identity(warehouse)
     build.execute("BEGIN TRANSACTION")
     try:
@@ -319,6 +363,7 @@ def _remember(build: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
             "INSERT INTO build_state.publication VALUES (?, ?, ?, ?, now())",
             [str(warehouse.resolve()), inode, size, mtime],
         )
+        history.insert(build, history.RELEASES_TABLE, row)
         build.execute("COMMIT")
     except BaseException:
         build.execute("ROLLBACK")

@@ -25,7 +25,8 @@ from imtetl.publish.report import render_report
     pool="warehouse",
     description="Copies core, marts and audit into a new DuckDB file and renames it over "
     "the published warehouse: readers switch from one complete state to the next and are "
-    "never blocked.",
+    "never blocked. Each release is listed in audit.releases and the last "
+    "IMTETL_KEEP_RELEASES are kept as read-only files in warehouse/releases/ (imtetl releases).",
 )
 def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -36,10 +37,20 @@ def published_warehouse(
         if missing:
             context.log.warning(f"{missing} missing deliveries: see audit.deliveries")
         conn.execute((settings.sql / "audit" / "comments.sql").read_text(encoding="utf-8"))
-        release = publish_release(conn, settings.warehouse, sql_dir=settings.sql)
+        release = publish_release(
+            conn,
+            settings.warehouse,
+            sql_dir=settings.sql,
+            keep=settings.keep_releases,
+            run_id=context.run_id,
+        )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(release.path)),
+            "release_id": release.release_id,
+            "kept_as": dg.MetadataValue.path(str(release.kept)) if release.kept else "not kept",
+            "kept_by": release.kept_by or "",
+            "release_files_deleted": len(release.pruned or []),
             "bytes": release.bytes,
             "publish_seconds": release.seconds,
             "incremental": release.incremental,

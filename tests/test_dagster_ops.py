@@ -156,6 +156,20 @@ def _facts_equal_a_whole_rebuild(project: Project) -> dict[str, int]:
     return counts
 
 
+def _fact_counts(project: Project) -> dict[str, int]:
+    """Rows of each incrementally updated fact in the build database."""
+    from imtetl.load import dbt
+
+    build_db = project.warehouse.parent / ".build" / "build.duckdb"
+    with duckdb.connect(str(build_db), read_only=True) as conn:
+        return {
+            fact.relation.split(".")[1]: conn.execute(
+                f"SELECT count(*) FROM {fact.relation}"
+            ).fetchone()[0]
+            for fact in dbt.incremental_facts(dbt.manifest_json(ROOT / "sql")).values()
+        }
+
+
 def _albi_2023(project: Project) -> tuple[int, int]:
     """(enrolments of ALBI 2023 in the published facts, rows its current load loaded)."""
     with duckdb.connect(str(project.warehouse), read_only=True) as conn:
@@ -169,7 +183,7 @@ def _albi_2023(project: Project) -> tuple[int, int]:
 
 def _a_partition_rebuild_updates_the_facts_for_its_school_year_only(project: Project) -> None:
     """After a whole build: new data for one school-year, rebuilt incrementally."""
-    before = _facts_equal_a_whole_rebuild(project)
+    before = _fact_counts(project)  # (the rebuild comparison is after the update, below)
     published, loaded = _albi_2023(project)
     assert published == loaded
     path = project.landing / "albi" / "EXPORT_ENROLMENT_2023.tsv"

@@ -32,6 +32,7 @@ import duckdb
 
 from imtetl.publish import releases as history
 from imtetl.publish.integrity import IntegrityError, bi_views, check_file, model_tables
+from imtetl.publish.releases import quote as _quote
 from imtetl.settings import Settings
 from imtetl.validate.evaluate import school_years_filter
 
@@ -60,35 +61,13 @@ class Release:
     pruned: list[Path] | None = None
 
 
-def _quote(text: str | None) -> str:
-    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def clean_stale_releases(warehouse: Path) -> list[Path]:
     """Remove half-written releases (and their WAL) left by killed runs: those whose
     process is gone, or this process's own."""
     stale = []
     for path in sorted(warehouse.parent.glob(f".{warehouse.name}.*{_TMP_SUFFIX}*")):
         pid = path.name[len(warehouse.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and history.pid_alive(int(pid)):
             continue  # another live process's release
         path.unlink(missing_ok=True)
         stale.append(path)
@@ -251,7 +230,7 @@ def publish_release(
                 "the new release is not whole, the published warehouse is left as it was: "
                 + "; ".join(problems)
             )
-        _fsync(tmp)
+        history.fsync(tmp)
         kept, kept_by, keep_started = None, None, time.perf_counter()
         if keep > 0:  # whole and checked: kept before it is published (never half-written)
             kept = history.release_file(warehouse, row.release_id)
@@ -263,7 +242,7 @@ def publish_release(
         raise
     remove_stale_wal(warehouse)
     os.replace(tmp, warehouse)
-    _fsync(warehouse.parent)
+    history.fsync(warehouse.parent)
     _remember(build, warehouse, row)
     listed = {r for (r,) in build.execute("SELECT release_id FROM audit.releases").fetchall()}
     pruned = history.prune(warehouse, listed, keep)

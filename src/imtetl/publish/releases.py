@@ -59,11 +59,13 @@ def release_file(warehouse: Path, release_id: str) -> Path:
     return releases_dir(warehouse) / f"{release_id}.duckdb"
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def quote(text: str | None) -> str:
+    """A SQL string literal (NULL for None)."""
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -100,7 +102,7 @@ def adopt_history(build: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
         return 0
     alias = "imtetl_published_history"
     try:
-        build.execute(f"ATTACH {_quote(str(warehouse))} AS {alias} (READ_ONLY)")
+        build.execute(f"ATTACH {quote(str(warehouse))} AS {alias} (READ_ONLY)")
     except duckdb.Error:
         return 0
     try:
@@ -287,16 +289,17 @@ def keep_file(source: Path, target: Path) -> str:
                 shutil.copyfile(source, tmp)
                 how = "copy"
             os.chmod(tmp, 0o444)
-            _fsync(tmp)
+            fsync(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync(target.parent)
+    fsync(target.parent)
     return how
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -312,7 +315,7 @@ def clean_stale(warehouse: Path) -> list[Path]:
     stale = []
     for path in sorted(folder.glob(f".*{_TMP_SUFFIX}")) if folder.is_dir() else []:
         pid = path.name.removesuffix(_TMP_SUFFIX).rsplit(".", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue
         path.unlink(missing_ok=True)
         stale.append(path)

@@ -99,6 +99,24 @@ def _share_by_school(frame: pl.DataFrame, title: str, share: str, counts: list[s
     )
 
 
+def _stays_by_scheme(frame: pl.DataFrame, title: str, x: str, width: int):
+    """Mobility stays stacked by scheme along ``x``, one panel per direction."""
+    import altair as alt
+
+    return (
+        alt.Chart(frame, title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X(x, title=None),
+            y=alt.Y("stays:Q", title="stays"),
+            color=alt.Color("scheme:N", title="scheme"),
+            column=alt.Column("direction:N", title=None),
+            tooltip=[x.split(":")[0], "direction", "scheme", "stays"],
+        )
+        .properties(width=width, height=240)
+    )
+
+
 def _charts(frames: dict[str, pl.DataFrame]):
     import altair as alt
 
@@ -153,17 +171,8 @@ def _charts(frames: dict[str, pl.DataFrame]):
     apprentices = _share_by_school(
         frames["apprentices"], "Share of apprentices among new entrants", "apprenticeship_share"
     )
-    mobility = (
-        alt.Chart(frames["mobility"], title="Mobility stays by scheme, 2021-2025")
-        .mark_bar()
-        .encode(
-            x=alt.X("school_code:N", title=None),
-            y=alt.Y("stays:Q", title="stays"),
-            color=alt.Color("scheme:N", title="scheme"),
-            column=alt.Column("direction:N", title=None),
-            tooltip=["school_code", "direction", "scheme", "stays"],
-        )
-        .properties(width=300, height=240)
+    mobility = _stays_by_scheme(
+        frames["mobility"], "Mobility stays by scheme, 2021-2025", "school_code:N", 300
     )
     faculty = _share_by_school(
         frames["faculty"],
@@ -171,17 +180,8 @@ def _charts(frames: dict[str, pl.DataFrame]):
         "foreign_share",
         ["headcount", "foreign_headcount"],
     )
-    staff_mobility = (
-        alt.Chart(frames["staff_mobility"], title="IMT staff mobility stays by scheme")
-        .mark_bar()
-        .encode(
-            x=alt.X("academic_year:O", title=None),
-            y=alt.Y("stays:Q", title="stays"),
-            color=alt.Color("scheme:N", title="scheme"),
-            column=alt.Column("direction:N", title=None),
-            tooltip=["academic_year", "direction", "scheme", "stays"],
-        )
-        .properties(width=180, height=240)
+    staff_mobility = _stays_by_scheme(
+        frames["staff_mobility"], "IMT staff mobility stays by scheme", "academic_year:O", 180
     )
     return [
         intake,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian's PostgreSQL on 127.0.0.1, for the test of deploy/dagster.postgres.yaml (Dagster's
 # run, event log and schedule storage in PostgreSQL). Run as root. Installs the package if
-# needed, starts the cluster, (re)creates a throwaway role with a fresh random password, and
-# prints the line to eval: `export IMTETL_TEST_POSTGRES_URL=postgresql://...`. Fails (and
+# needed, starts the cluster, creates a throwaway role with a random password (kept, readable
+# by root only, so that a second call, e.g. a second test run, leaves the first one's
+# connections working), and prints the line to eval: `export IMTETL_TEST_POSTGRES_URL=postgresql://...`. Fails (and
 # prints nothing) when PostgreSQL cannot be installed or started: the test then skips.
 set -euo pipefail
 
@@ -25,7 +26,11 @@ if ! pg_ctlcluster "$version" main status >/dev/null 2>&1; then
     pg_ctlcluster "$version" main start >&2
 fi
 port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3}')
-password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+secret_file="/etc/postgresql/$version/main/imtetl-ci.password"
+if [[ ! -s "$secret_file" ]]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(16))' >"$secret_file")
+fi
+password=$(cat "$secret_file")
 # the role may create the test's own database (dropped after the test)
 su postgres -c "psql -q -p $port -v ON_ERROR_STOP=1 -d postgres" >&2 <<SQL
 DO \$\$ BEGIN

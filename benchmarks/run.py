@@ -25,7 +25,6 @@ where peak_rss_mb is the largest of (b) and (c). Figures are printed, never asse
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -115,12 +114,11 @@ def measure(args: list[str], env: dict[str, str] | None = None, check: bool = Tr
 
 
 def _generator_version() -> str:
-    """A digest of the sample generator's code: a landing zone written by another version of
-    it (before a dataset was added, say) is never reused."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "src" / "imtetl" / "sample").glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:10]
+    """A digest of the sample generator's code (imtetl.sample.generator_version): a landing
+    zone written by another version of it (before a dataset was added, say) is never reused."""
+    from imtetl.sample import generator_version
+
+    return generator_version()
 
 
 def landing_zone(rows: int, seed: int) -> tuple[Path, dict]:

@@ -4,6 +4,7 @@ Dagster graph through the project's instance (so the run shows in the UI) and pu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -27,15 +28,21 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _ensure_landing(settings: Settings) -> None:
-    """The bundled sample is the embedded default: generated, offline, on first build."""
-    if settings.landing.exists() and any(settings.landing.iterdir()):
-        return
-    default = (settings.home / "data" / "landing").resolve()
-    if settings.landing != default:
-        raise SystemExit(f"imtetl: landing zone {settings.landing} is empty or missing")
-    from imtetl.sample import write_sample
+    """The bundled sample is the embedded default: generated, offline, on first build, and
+    again when the sample there was written by another version of the generator (the default
+    landing zone only ever holds the sample: a newcomer who pulls a new dataset gets it)."""
+    from imtetl.sample import is_current, write_sample
 
-    print(f"No landing zone yet: generating the bundled sample exports in {settings.landing}")
+    default = (settings.home / "data" / "landing").resolve()
+    present = settings.landing.exists() and any(settings.landing.iterdir())
+    if settings.landing != default:
+        if not present:
+            raise SystemExit(f"imtetl: landing zone {settings.landing} is empty or missing")
+        return
+    if present and is_current(settings.landing):
+        return
+    why = "is from another version of the generator" if present else "does not exist yet"
+    print(f"The bundled sample {why}: generating its exports in {settings.landing}")
     write_sample(settings.landing)
 
 
@@ -57,9 +64,15 @@ def _summary(
     """This run's loads by school and dataset, its failures, and the missing deliveries."""
     import duckdb
 
-    if not settings.build_db.exists():
+    if settings.backend == "ducklake":
+        from imtetl.load import lake
+
+        opened = contextlib.closing(lake.connect(settings, read_only=True))
+    elif not settings.build_db.exists():
         return [], [], []
-    with duckdb.connect(str(settings.build_db), read_only=True) as conn:
+    else:
+        opened = duckdb.connect(str(settings.build_db), read_only=True)
+    with opened as conn:
         table = conn.execute(
             "SELECT school_code, dataset, count(DISTINCT source_file) AS files, sum(rows_read), "
             "sum(rows_loaded), sum(rows_quarantined), "
@@ -74,8 +87,8 @@ def _summary(
         ).fetchall()
         missing = []
         if conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audit' "
-            "AND table_name = 'deliveries'"
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'audit' AND table_name = 'deliveries'"
         ).fetchone()[0]:
             missing = conn.execute(
                 "SELECT school_code, dataset, academic_year FROM audit.deliveries "
@@ -135,10 +148,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
 
     warnings.filterwarnings("ignore")
-    from imtetl.definitions import defs
+    from imtetl.defs import runs
     from imtetl.defs.partitions import school_year_partitions
     from imtetl.load import dbt
 
+    if settings.backend == "ducklake":
+        # the catalog reachable (else one clear error now, naming it, not one per step) and
+        # the lake's tables there before concurrent steps start
+        from imtetl.load.build_db import connect_build_db
+        from imtetl.load.lake import LakeError
+
+        try:
+            connect_build_db(settings).close()
+        except LakeError as exc:
+            print(f"imtetl: {exc}", file=sys.stderr)
+            return 1
     dbt.warm_up(settings)  # dbt loads while the schools do
     from imtetl.defs.recovery import fail_abandoned_runs, process_tags
     from imtetl.defs.schedules import range_tags
@@ -159,7 +183,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         for part in (args.school or f"all {len(schools)} schools", args.year and str(args.year))
         if part
     )
-    print(f"Building the warehouse for {label} → {settings.warehouse}", file=sys.stderr)
+    from imtetl.publish.published import describe
+
+    print(f"Building the warehouse for {label} → {describe(settings)}", file=sys.stderr)
     started = time.perf_counter()
     config = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
     tags = process_tags()
@@ -176,33 +202,29 @@ def _cmd_build(args: argparse.Namespace) -> int:
             # fails that run only (fast), and the build below uses what staging holds.
             # Its outcome is summed up at the end (skipped, loaded, from the cache).
             quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-            national = defs.resolve_job_def("load_national").execute_in_process(
-                instance=instance, tags=tags, raise_on_error=False, run_config=quiet
+            national = runs.execute(
+                "load_national", settings, instance, tags=tags, run_config=quiet
             )
         if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
-            job = defs.resolve_job_def("build_warehouse")
             results.append(
-                job.execute_in_process(
-                    instance=instance, tags={**range_tags(*ranges[0]), **tags},
-                    raise_on_error=False, run_config=config,
+                runs.execute(
+                    "build_warehouse", settings, instance,
+                    tags={**range_tags(*ranges[0]), **tags}, run_config=config,
                 )
             )  # fmt: skip
         else:  # separate partitions (one year of every school): load each range, publish once
-            job = defs.resolve_job_def("load_schools")
             for first, last in ranges:
                 results.append(
-                    job.execute_in_process(
-                        instance=instance, tags={**range_tags(first, last), **tags},
-                        raise_on_error=False, run_config=config,
+                    runs.execute(
+                        "load_schools", settings, instance,
+                        tags={**range_tags(first, last), **tags}, run_config=config,
                     )
                 )  # fmt: skip
         if not _published(results[-1]) and not _step_failures(results):
             # A school-year failed and was held back, so its run stopped before publishing:
             # rebuild and publish from staging as it is (the failed rows keep their old state).
             results.append(
-                defs.resolve_job_def("publish_warehouse").execute_in_process(
-                    instance=instance, tags=tags, raise_on_error=False, run_config=config
-                )
+                runs.execute("publish_warehouse", settings, instance, tags=tags, run_config=config)
             )
     elapsed = time.perf_counter() - started
     run_ids = [r.run_id for r in ([national] if national else []) + results]
@@ -222,8 +244,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"FAILED step {step_key}: {message}", file=sys.stderr)
     published = _published(results[-1])
     status = "published" if published else "NOT published"
-    runs = ", ".join(r.run_id[:8] for r in results)
-    print(f"{status}: {settings.warehouse} (runs {runs}, {elapsed:.1f}s)", file=sys.stderr)
+    run_list = ", ".join(r.run_id[:8] for r in results)
+    print(f"{status}: {describe(settings)} (runs {run_list}, {elapsed:.1f}s)", file=sys.stderr)
     if failures or step_failures or national_failed or not published:
         failed = sorted({school for school, _, _ in failures})
         if failed:
@@ -309,18 +331,8 @@ _REASON_KIND = r"""regexp_replace(regexp_replace(regexp_replace(reason,
     ' ''[^'']*''', ' …', 'g'), ' \(first at[^)]*\)', ''), '\d{4}-\d{2}-\d{2}', '…', 'g')"""
 
 
-def _cmd_quarantine(args: argparse.Namespace) -> int:
-    """Summarise audit.quarantine of the published warehouse by school, dataset and reason."""
-    import duckdb
-    from rich.console import Console
-    from rich.table import Table
-
-    settings = Settings.from_env()
-    if not settings.warehouse.exists():
-        print(f"imtetl: no warehouse at {settings.warehouse}: run `imtetl build`", file=sys.stderr)
-        return 2
-    where, params = ("WHERE school_code = ?", [args.school]) if args.school else ("", [])
-    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+def _quarantine_rows(settings, open_published, where: str, params: list, school: str | None):
+    with open_published(settings) as (conn, _):
         rows = conn.execute(
             f"""SELECT school_code, dataset, "column", {_REASON_KIND} AS kind, count(*) AS n,
                        count(DISTINCT source_file) AS files,
@@ -332,9 +344,26 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
         totals = conn.execute(
             f"""SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
                 FROM audit.loads WHERE (is_current OR status = 'failed')
-                {"AND school_code = ?" if args.school else ""}""",
+                {"AND school_code = ?" if school else ""}""",
             params,
         ).fetchone()
+    return rows, totals
+
+
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    """Summarise audit.quarantine of the published warehouse by school, dataset and reason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from imtetl.publish.published import NotPublished, open_published
+
+    settings = Settings.from_env()
+    where, params = ("WHERE school_code = ?", [args.school]) if args.school else ("", [])
+    try:
+        rows, totals = _quarantine_rows(settings, open_published, where, params, args.school)
+    except NotPublished as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
     console = Console()
     if not rows:
         console.print(f"No quarantined rows{' for ' + args.school if args.school else ''}.")
@@ -361,6 +390,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from imtetl.publish.release import stale_wal
 
     settings = Settings.from_env()
+    if settings.backend == "ducklake":
+        return _check_lake(settings)
     problems = []
     if (wal := stale_wal(settings.warehouse)) is not None:
         problems.append(
@@ -376,12 +407,33 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_lake(settings: Settings) -> int:
+    """``imtetl check`` on the DuckLake backend: the newest release's snapshot, read-only."""
+    from imtetl.publish.integrity import bi_views, check_integrity
+    from imtetl.publish.published import NotPublished, open_published
+
+    try:
+        with open_published(settings) as (conn, target):
+            problems = check_integrity(conn, views=bi_views(settings.sql))
+    except NotPublished as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(f"imtetl: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{target.label}: every contract table present, every partition whole")
+    return 0
+
+
 def _cmd_releases(args: argparse.Namespace) -> int:
     """List the releases of the published warehouse (audit.releases), newest first, or with
     --show ID the file holding one and how to attach it."""
     from imtetl.publish.releases import ReleaseNotFound, history, kept_ids, resolve
 
     settings = Settings.from_env()
+    if settings.backend == "ducklake":
+        return _releases_lake(settings, args.show)
     try:
         if args.show:
             row, path = resolve(settings.warehouse, args.show)
@@ -418,29 +470,60 @@ def _cmd_releases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _releases_lake(settings: Settings, show: str | None) -> int:
+    """``imtetl releases`` on the DuckLake backend: each release is a snapshot of the lake."""
+    from imtetl.publish import published
+    from imtetl.publish.releases import ReleaseNotFound
+
+    try:
+        if show:
+            target = published.resolve(settings, show)
+            print(target.snapshot)
+            print(published.attach_statement(settings, target), file=sys.stderr)
+            if target.release is not None:
+                row = target.release
+                when = f"{row.published_at:%Y-%m-%d %H:%M:%S} UTC"
+                print(
+                    f"-- release {row.release_id}, published {when}: {row.summary}",
+                    file=sys.stderr,
+                )
+            return 0
+        rows = published.history(settings)
+    except (ReleaseNotFound, published.NotPublished) as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{len(rows)} releases of {published.describe(settings)}, newest first; each is a "
+        "snapshot, attached read-only with SNAPSHOT_VERSION (imtetl releases --show ID)"
+    )
+    for i, row in enumerate(rows):
+        where = ("published: " if i == 0 else "") + row.location
+        facts = ", ".join(f"{t.removeprefix('core.')} {n:,}" for t, n in row.fact_rows.items())
+        print(f"{row.release_id}  {row.published_at:%Y-%m-%d %H:%M:%S} UTC  {where}")
+        print(f"    {row.summary}")
+        if facts:
+            print(f"    facts: {facts}")
+    return 0
+
+
 def _cmd_query(args: argparse.Namespace) -> int:
     """Run one read-only SQL query on the published warehouse or on an earlier release."""
     import csv
 
     import duckdb
 
-    from imtetl.publish.releases import ReleaseNotFound, connect_release, resolve
+    from imtetl.publish import published
+    from imtetl.publish.releases import ReleaseNotFound
 
     settings = Settings.from_env()
-    if args.release:
-        try:
-            row, path = resolve(settings.warehouse, args.release)
-        except ReleaseNotFound as exc:
-            print(f"imtetl: {exc}", file=sys.stderr)
-            return 2
-        label = f"release {row.release_id}"
-    else:
-        path, label = settings.warehouse, str(settings.warehouse)
-        if not path.exists():
-            print(f"imtetl: no warehouse at {path}: run `imtetl build`", file=sys.stderr)
-            return 2
     try:
-        with connect_release(path) as conn:
+        target = published.resolve(settings, args.release)
+    except (ReleaseNotFound, published.NotPublished) as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
+    label = target.label
+    try:
+        with contextlib.closing(published.connect(settings, target)) as conn:
             cursor = conn.execute(args.sql)
             names = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall() if names else []
@@ -467,14 +550,19 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_docs(args: argparse.Namespace) -> int:
     """Write the Markdown data dictionary of the published warehouse."""
     from imtetl.publish.dictionary import data_dictionary
+    from imtetl.publish.published import NotPublished, open_published
 
     settings = Settings.from_env()
-    if not settings.warehouse.exists():
-        print(f"imtetl: no warehouse at {settings.warehouse}: run `imtetl build`", file=sys.stderr)
-        return 2
     out = Path(args.out) if args.out else settings.warehouse.parent / "data_dictionary.md"
+    try:
+        with open_published(settings) as (conn, target):
+            name = target.path.name if target.path is not None else target.label
+            text = data_dictionary(conn, label=name, sql_dir=settings.sql)
+    except NotPublished as exc:
+        print(f"imtetl: {exc}", file=sys.stderr)
+        return 2
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(data_dictionary(settings.warehouse), encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
     print(f"wrote {out}")
     return 0
 
@@ -512,18 +600,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from imtetl.publish.published import describe
     from imtetl.publish.serve import BiServer, ServeError, token_from_env
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = Settings.from_env()
     try:
-        server = BiServer(settings.warehouse, args.host, args.port, token_from_env())
+        server = BiServer(
+            settings.warehouse, args.host, args.port, token_from_env(), settings=settings
+        )
     except ServeError as exc:
         print(f"imtetl: {exc}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     print(
-        f"serving the bi views of {settings.warehouse} at {server.url} "
+        f"serving the bi views of {describe(settings)} at {server.url} "
         "(token: IMTETL_SERVE_TOKEN; Ctrl-C stops)",
         flush=True,
     )

@@ -12,6 +12,7 @@ from imtetl.defs.assets.staging import (
     staging_regulated_tuition,
     staging_schools,
 )
+from imtetl.defs.executors import executor_for_env
 from imtetl.defs.jobs import (
     build_warehouse,
     load_national,
@@ -44,7 +45,8 @@ defs = dg.Definitions(
     sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource()},
     loggers={"console": progress_logger},
-    # One process: a step in its own process costs 2-5 s here, and the build database
-    # admits one writer at a time anyway.
-    executor=dg.in_process_executor,
+    # DuckDB file: one process (a step in its own process costs 2-5 s here, and the build
+    # database admits one writer at a time anyway). DuckLake: steps in processes of their own,
+    # IMTETL_WRITERS at a time (imtetl.defs.executors).
+    executor=executor_for_env(),
 )

@@ -12,6 +12,15 @@ Each publish is also kept as a read-only file, ``warehouse/releases/<release_id>
 beside the published one, for time travel (``imtetl releases``): the last
 ``IMTETL_KEEP_RELEASES`` (default 5; 0 keeps none) are kept, older ones are deleted after a
 successful publish, and ``audit.releases`` lists every release ever published.
+
+The warehouse backend: the DuckDB file above by default. With ``IMTETL_CATALOG`` (a
+PostgreSQL connection string, ``postgresql://user:password@host:port/dbname`` or libpq's
+``dbname=… host=…``; the password from the environment only, never from a file in git) the
+build writes a DuckLake instead: its catalog in that PostgreSQL database, its data as Parquet
+files under ``IMTETL_DATA_PATH`` (a directory shared by every writer, or an ``s3://`` URL read
+through httpfs; default ``warehouse/lake/`` beside IMTETL_WAREHOUSE, for one machine). Staging
+partitions then load concurrently, ``IMTETL_WRITERS`` at a time (default 2), and a publish is a
+snapshot of the lake (imtetl.load.lake, imtetl.publish.lake).
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from pathlib import Path
 DEFAULT_YEARS = tuple(range(2021, 2026))
 #: How many releases are kept as files beside the published warehouse (IMTETL_KEEP_RELEASES).
 DEFAULT_KEEP_RELEASES = 5
+
+#: Staging steps that write a DuckLake at once (IMTETL_WRITERS).
+DEFAULT_WRITERS = 2
 
 #: The ministry of higher education's Opendatasoft portal (open data, Licence Ouverte).
 DEFAULT_ODS_BASE_URL = "https://data.enseignementsup-recherche.gouv.fr"
@@ -72,6 +84,11 @@ class Settings:
     sql: Path
     years: tuple[int, ...]
     data_docs_dir: Path | None = None
+    #: The DuckLake catalog's PostgreSQL connection string (IMTETL_CATALOG), or None: the
+    #: DuckDB-file backend. Holds a secret: never print it (imtetl.load.lake.Catalog.label).
+    catalog: str | None = None
+    #: IMTETL_DATA_PATH as given (see :attr:`data_path`)
+    lake_data: str | None = None
 
     @property
     def build_dir(self) -> Path:
@@ -99,6 +116,34 @@ class Settings:
         if keep < 0:
             raise ValueError(f"IMTETL_KEEP_RELEASES must be 0 or more, not {value!r}")
         return keep
+
+    @property
+    def backend(self) -> str:
+        """``ducklake`` when IMTETL_CATALOG is set, else ``duckdb_file``."""
+        return "ducklake" if self.catalog else "duckdb_file"
+
+    @property
+    def data_path(self) -> str:
+        """Where the DuckLake keeps its Parquet files (IMTETL_DATA_PATH): a directory (relative
+        paths from the project home) or an ``s3://`` URL; default ``lake/`` beside the
+        warehouse file. Always ends with a slash."""
+        value = (self.lake_data or "").strip()
+        if not value:
+            path = str(self.warehouse.parent / "lake")
+        elif "://" in value:
+            path = value
+        else:
+            path = str((self.home / value).resolve())
+        return path.rstrip("/") + "/"
+
+    @property
+    def writers(self) -> int:
+        """How many staging steps write a DuckLake at once (IMTETL_WRITERS, default 2)."""
+        value = os.environ.get("IMTETL_WRITERS", "").strip()
+        writers = int(value) if value else DEFAULT_WRITERS
+        if writers < 1:
+            raise ValueError(f"IMTETL_WRITERS must be 1 or more, not {value!r}")
+        return writers
 
     @property
     def reference(self) -> Path:
@@ -188,4 +233,6 @@ class Settings:
             data_docs_dir=Path(os.environ["IMTETL_DATA_DOCS"]).resolve()
             if os.environ.get("IMTETL_DATA_DOCS")
             else None,
+            catalog=os.environ.get("IMTETL_CATALOG", "").strip() or None,
+            lake_data=os.environ.get("IMTETL_DATA_PATH", "").strip() or None,
         )

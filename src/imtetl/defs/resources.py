@@ -14,6 +14,12 @@ from imtetl.publish.release import recover
 from imtetl.settings import Settings
 from imtetl.transform.pseudonym import load_key
 
+#: The pool of every asset that writes the warehouse. On the DuckDB file it is "warehouse",
+#: limit 1 (dagster.yaml): the file admits one writing process. On the DuckLake backend there
+#: is none: writers take the lake's own locks (imtetl.load.lake), so runs loading different
+#: schools proceed at once.
+WRITE_POOL = "warehouse" if Settings.from_env().backend == "duckdb_file" else None
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Paths default to the environment (IMTETL_LANDING, IMTETL_WAREHOUSE, ...)."""
@@ -33,6 +39,8 @@ class WarehouseResource(dg.ConfigurableResource):
             sql=base.sql,
             years=base.years,
             data_docs_dir=base.data_docs_dir,
+            catalog=base.catalog,
+            lake_data=base.lake_data,
         )
 
     def pipelines(self) -> dict[str, SchoolPipeline]:
@@ -43,8 +51,13 @@ class WarehouseResource(dg.ConfigurableResource):
         return load_key(settings.key_file, sample=settings.landing_is_sample)
 
     @contextmanager
-    def build_db(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def build_db(self, *, shared: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the build database, closed (and so unlocked) on exit.
+
+        On the DuckLake backend the lock is the lake's build lock (a PostgreSQL advisory lock,
+        imtetl.load.lake): ``shared`` for the staging steps, which write concurrently (each
+        school-year in its own transaction, under the commit lock: :meth:`commit_lock`),
+        exclusive for everything else. On the DuckDB file, ``shared`` changes nothing.
 
         DuckDB admits one writing process per file. Runs that bypass the run queue (the CLI
         executes in-process) therefore take an exclusive lock first and wait for it, instead
@@ -54,17 +67,42 @@ class WarehouseResource(dg.ConfigurableResource):
         Holding it, what a killed run left is recovered first: DuckDB replays the build
         database's own WAL when it opens it, and half-written releases and a stale WAL beside
         the published file are removed (imtetl.publish.release.recover)."""
-        with self.build_lock():
-            conn = connect_build_db(self.settings())
+        settings = self.settings()
+        with self.build_lock(shared=shared):
+            conn = connect_build_db(settings)
             try:
-                yield conn
+                if settings.backend != "ducklake":
+                    yield conn
+                    return
+                from imtetl.load import lake
+
+                # a catalog that stays lost fails the step naming it (never its password);
+                # the step's retry policy then runs it again
+                with lake.catalog_errors(lake.catalog_of(settings), "writing", transient=True):
+                    yield conn
             finally:
                 conn.close()
 
+    def commit_each(self):
+        """What staging wraps each partition's transaction in: the lake's commit lock on the
+        DuckLake backend; None on the DuckDB file (the build lock is exclusive already)."""
+        settings = self.settings()
+        if settings.backend != "ducklake":
+            return None
+        from imtetl.load import lake
+
+        return lambda: lake.advisory_lock(settings, lake.COMMIT_LOCK)
+
     @contextmanager
-    def build_lock(self) -> Iterator[None]:
+    def build_lock(self, *, shared: bool = False) -> Iterator[None]:
         """The build lock alone (dbt opens the build database itself while it is held)."""
         settings = self.settings()
+        if settings.backend == "ducklake":
+            from imtetl.load import lake
+
+            with lake.advisory_lock(settings, lake.BUILD_LOCK, shared=shared):
+                yield
+            return
         with build_lock(settings):
             for path in recover(settings.warehouse):
                 dg.get_dagster_logger().warning(f"removed {path.name}, left by a killed run")

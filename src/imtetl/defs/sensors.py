@@ -24,19 +24,21 @@ from imtetl.read import discover_units
 from imtetl.read.base import SourceError
 
 
-def _published_loads(warehouse_path) -> dict[tuple[str, str, str], tuple[set[str], set[int]]]:
+def _published_loads(settings) -> dict[tuple[str, str, str], tuple[set[str], set[int]]]:
     """(school, dataset, source_file) -> (sha256 of the loads the warehouse holds now, the
     school-years they feed)."""
-    if not warehouse_path.exists():
+    from imtetl.publish.published import NotPublished, open_published
+
+    if settings.backend != "ducklake" and not settings.warehouse.exists():
         return {}
     try:
-        with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        with open_published(settings) as (conn, _):
             rows = conn.execute(
                 "SELECT school_code, dataset, source_file, list(DISTINCT sha256), "
                 "list(DISTINCT academic_year) FILTER (academic_year IS NOT NULL) "
                 "FROM audit.loads WHERE is_current GROUP BY ALL"
             ).fetchall()
-    except duckdb.Error:
+    except (duckdb.Error, NotPublished, RuntimeError):
         return {}
     return {(s, d, f): (set(h or []), set(y or [])) for s, d, f, h, y in rows}
 
@@ -53,7 +55,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     cursor = json.loads(context.cursor) if context.cursor else {}
     file_cache: dict[str, list] = cursor.get("files", {})
     requested: dict[str, str] = cursor.get("partitions", {})
-    published = _published_loads(settings.warehouse)
+    published = _published_loads(settings)
     changed: dict[tuple[str, int], list[str]] = defaultdict(list)
     seen_files: dict[str, list] = {}
     pipelines = warehouse.pipelines()

@@ -98,6 +98,9 @@ def _environment(settings: Settings | None) -> None:
     """What profiles.yml reads: the build database of these settings."""
     if settings is not None:
         os.environ["IMTETL_BUILD_DB"] = str(settings.build_db)
+        # the DuckLake backend: the target `lake`, whose plugin attaches the same lake
+        os.environ["IMTETL_DBT_TARGET"] = "lake" if settings.backend == "ducklake" else "build"
+        os.environ["IMTETL_DBT_DATA_PATH"] = settings.data_path
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
@@ -271,9 +274,9 @@ def record_built(conn: duckdb.DuckDBPyConnection, fact: IncrementalFact, plan: P
                 [fact.relation, school, year],
             )
         conn.execute("DELETE FROM build_state.changed_partitions WHERE dataset = ?", [fact.dataset])
+        conn.execute("DELETE FROM build_state.models WHERE table_name = ?", [fact.relation])
         conn.execute(
-            "INSERT OR REPLACE INTO build_state.models VALUES (?, ?, now())",
-            [fact.relation, fact.checksum],
+            "INSERT INTO build_state.models VALUES (?, ?, now())", [fact.relation, fact.checksum]
         )
         conn.execute("COMMIT")
     except BaseException:

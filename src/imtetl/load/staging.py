@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -96,6 +100,8 @@ class LoadReport:
     def failures(self) -> list[UnitReport]:
         return [u for u in self.units if u.status == "failed"]
 
+
+_T = TypeVar("_T")
 
 #: Rows staged between two commits (see stage_partitions).
 COMMIT_ROWS = 2_000_000
@@ -211,6 +217,7 @@ def stage_partitions(
     pipelines: dict[str, SchoolPipeline] | None = None,
     validate: bool = True,
     regulated: pl.DataFrame | None = None,
+    commit_each: Callable[[], AbstractContextManager] | None = None,
 ) -> list[LoadReport]:
     """Load school × year partitions of one dataset into staging; never raises for bad data.
 
@@ -220,7 +227,11 @@ def stage_partitions(
     partition that is mostly quarantined — at reading, normalising or by the suite — is held
     back whole, its previous rows kept. Each partition replaces exactly its own school-year's
     rows. A ``None`` year stands for every year the school's exports hold (one report).
-    ``years``: the warehouse's years (IMTETL_YEARS); rows of other years are quarantined."""
+    ``years``: the warehouse's years (IMTETL_YEARS); rows of other years are quarantined.
+
+    ``commit_each`` (the DuckLake backend, where several writers load at once): each
+    partition is then written in a transaction of its own, inside ``commit_each()`` (the
+    lake's commit lock), and committed before the next one is read."""
     known = pipelines or {p.school.code: p for p, _ in partitions}
     # GX confirms each dataset on the flagged rows and a sample of the rest (validate.evaluate)
     sample_rows = max(GX_MIN_PART_ROWS, GX_SAMPLE_ROWS // max(1, len(partitions)))
@@ -230,6 +241,12 @@ def stage_partitions(
     # COMMIT_ROWS rows (a commit per small partition costs more than its rows, and DuckDB
     # keeps a transaction's new rows in memory until it commits). Each partition's delete
     # and insert are always in the same transaction.
+    if commit_each is not None:
+        _stage_each(conn, dataset, partitions, landing, key, run_id, years, known, validate,
+                    regulated, sample_rows, reports, gates, commit_each)  # fmt: skip
+        if validate:
+            confirm(dataset, gates, schools=sorted(known))
+        return reports
     conn.execute("BEGIN TRANSACTION")
     try:
         _stage_each(conn, dataset, partitions, landing, key, run_id, years, known, validate,
@@ -257,8 +274,23 @@ def _stage_each(
     sample_rows: int,
     reports: list[LoadReport],
     gates: list[GateResult],
+    commit_each: Callable[[], AbstractContextManager] | None = None,
 ) -> None:
     schools = sorted(known)
+
+    def write(action: Callable[[], _T]) -> _T:
+        if commit_each is None:  # inside the caller's transaction
+            return action()
+        with commit_each():
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                result = action()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
+
     uncommitted = 0
     sources: dict[str, _SchoolSource] = {}
     first_report: dict[str, LoadReport] = {}
@@ -307,10 +339,10 @@ def _stage_each(
                 )
                 gates.append(gate)
             number += 1
-            parts.append(_finish(conn, prepared, gate, run_id))
+            parts.append(write(partial(_finish, conn, prepared, gate, run_id)))
             uncommitted += prepared.rows.height + prepared.quarantine.height
             del prepared
-            if uncommitted >= COMMIT_ROWS:
+            if commit_each is None and uncommitted >= COMMIT_ROWS:
                 conn.execute("COMMIT")
                 conn.execute("BEGIN TRANSACTION")
                 uncommitted = 0
@@ -321,7 +353,7 @@ def _stage_each(
     # Rows of no partition (and school-level failures) once per school and run, reported
     # with the school's first partition.
     for school, source in sources.items():
-        extra = source.finish(conn, run_id)
+        extra = write(partial(source.finish, conn, run_id))
         if extra and school in first_report:
             report = first_report[school]
             report.units.extend(extra)

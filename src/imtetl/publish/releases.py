@@ -355,22 +355,27 @@ def history(warehouse: Path) -> list[ReleaseRow]:
     if not warehouse.exists():
         raise ReleaseNotFound(f"no warehouse at {warehouse}: run `imtetl build`")
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        if not _has_releases(conn, conn.execute("SELECT current_database()").fetchone()[0]):
-            raise ReleaseNotFound(
-                f"{warehouse} has no audit.releases (published before releases were "
-                "recorded): the next `imtetl build` starts the history"
-            )
-        names = [
-            n
-            for (n,) in conn.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = "
-                "current_database() AND schema_name = 'audit' AND table_name = 'releases'"
-            ).fetchall()
-        ]
-        present = [c for c in COLUMNS if c in names]
-        rows = conn.execute(
-            f"SELECT {', '.join(present)} FROM {RELEASES_TABLE} ORDER BY release_id DESC"
+        return read_history(conn, str(warehouse))
+
+
+def read_history(conn: duckdb.DuckDBPyConnection, label: str) -> list[ReleaseRow]:
+    """``audit.releases`` of the connection's current database, newest first."""
+    if not _has_releases(conn, conn.execute("SELECT current_database()").fetchone()[0]):
+        raise ReleaseNotFound(
+            f"{label} has no audit.releases (published before releases were "
+            "recorded): the next `imtetl build` starts the history"
+        )
+    names = [
+        n
+        for (n,) in conn.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = "
+            "current_database() AND schema_name = 'audit' AND table_name = 'releases'"
         ).fetchall()
+    ]
+    present = [c for c in COLUMNS if c in names]
+    rows = conn.execute(
+        f"SELECT {', '.join(present)} FROM {RELEASES_TABLE} ORDER BY release_id DESC"
+    ).fetchall()
     out = []
     for row in rows:
         values = dict(zip(present, row, strict=True))

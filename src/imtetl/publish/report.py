@@ -7,6 +7,7 @@ it), so the file opens anywhere, offline, with no server.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 from datetime import UTC, datetime
@@ -16,8 +17,8 @@ import duckdb
 import polars as pl
 
 
-def _frames(warehouse: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+def _frames(warehouse: Path | duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    with _reading(warehouse) as conn:
 
         def q(sql: str) -> pl.DataFrame:
             return conn.execute(sql).pl()
@@ -192,8 +193,16 @@ def _charts(frames: dict[str, pl.DataFrame]):
     ]
 
 
-def render_report(warehouse: Path, out: Path) -> Path:
-    """Write ``out`` (a self-contained HTML page) from the published warehouse's bi views."""
+def _reading(warehouse: Path | duckdb.DuckDBPyConnection):
+    """A read-only connection to a warehouse file, or the open connection given (left open)."""
+    if isinstance(warehouse, duckdb.DuckDBPyConnection):
+        return contextlib.nullcontext(warehouse)
+    return duckdb.connect(str(warehouse), read_only=True)
+
+
+def render_report(warehouse: Path | duckdb.DuckDBPyConnection, out: Path) -> Path:
+    """Write ``out`` (a self-contained HTML page) from the published warehouse's bi views
+    (a file, or an open connection to the published state: imtetl.publish.published)."""
     import altair as alt
 
     charts = _charts(_frames(warehouse))

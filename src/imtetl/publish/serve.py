@@ -51,12 +51,27 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def snapshot_bi(warehouse: Path, folder: Path) -> Path:
-    """Copy the warehouse's bi views into a new file: data in main, views in bi."""
+def snapshot_bi(warehouse: Path, folder: Path, *, lake_snapshot: tuple | None = None) -> Path:
+    """Copy the warehouse's bi views into a new file: data in main, views in bi.
+    ``lake_snapshot``: (settings, snapshot) of a DuckLake release to copy them from instead."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"bi-{time.time_ns()}.duckdb"
     with duckdb.connect(str(path)) as conn:
-        conn.execute(f"ATTACH {_quote(str(warehouse))} AS wh (READ_ONLY)")
+        if lake_snapshot is None:
+            conn.execute(f"ATTACH {_quote(str(warehouse))} AS wh (READ_ONLY)")
+        else:
+            from imtetl.load import lake
+
+            settings, snapshot = lake_snapshot
+            catalog = lake.catalog_of(settings)
+            catalog.export_password()
+            with lake.catalog_errors(catalog, "attaching the published release"):
+                lake.ensure_extensions(conn)
+                conn.execute(
+                    lake.attach_sql(
+                        settings, catalog, alias="wh", read_only=True, snapshot=snapshot
+                    )
+                )
         views = conn.execute(
             "SELECT view_name, comment FROM duckdb_views() "
             "WHERE database_name = 'wh' AND schema_name = 'bi' ORDER BY 1"
@@ -91,7 +106,19 @@ def _state(warehouse: Path) -> tuple[int, int] | None:
 class BiServer:
     """Serves the bi views of ``warehouse`` on host:port; follows each new publish."""
 
-    def __init__(self, warehouse: Path, host: str, port: int, token: str, poll_s: float = 1.0):
+    def __init__(
+        self,
+        warehouse: Path,
+        host: str,
+        port: int,
+        token: str,
+        poll_s: float = 1.0,
+        *,
+        settings=None,
+    ):
+        """``settings`` of the DuckLake backend: serve its newest release instead of the file
+        (followed as releases are published)."""
+        self._lake = settings if settings is not None and settings.backend == "ducklake" else None
         if len(token) < 16:
             raise ServeError(f"{TOKEN_ENV} must be at least 16 characters long")
         self.warehouse, self.host, self.port, self.poll_s = warehouse, host, port, poll_s
@@ -124,10 +151,20 @@ class BiServer:
 
     def refresh(self) -> bool:
         """Switch to the warehouse's current state if it changed; True when it did."""
-        state = _state(self.warehouse)
-        if state is None or state == self._state:
-            return False
-        snapshot = snapshot_bi(self.warehouse, self._folder)
+        if self._lake is not None:
+            from imtetl.publish.lake import latest
+
+            state = latest(self._lake)
+            if state is None or state == self._state:
+                return False
+            snapshot = snapshot_bi(
+                self.warehouse, self._folder, lake_snapshot=(self._lake, state[1])
+            )
+        else:
+            state = _state(self.warehouse)
+            if state is None or state == self._state:
+                return False
+            snapshot = snapshot_bi(self.warehouse, self._folder)
         old_conn, old_snapshot = self._conn, self._snapshot
         if old_conn is not None:
             old_conn.execute("CALL quack_stop(?)", [f"quack:{self.host}:{self.port}"])
@@ -137,7 +174,10 @@ class BiServer:
         if old_snapshot is not None:
             old_snapshot.unlink(missing_ok=True)
         self.switches += 1
-        log.info("serving the warehouse published at %s", time.ctime(state[1] / 1e9))
+        if self._lake is not None:
+            log.info("serving release %s (snapshot %s) of the lake", *state)
+        else:
+            log.info("serving the warehouse published at %s", time.ctime(state[1] / 1e9))
         return True
 
     def serve_forever(self) -> None:

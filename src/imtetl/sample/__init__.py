@@ -3,6 +3,6 @@
 `write_sample(out, scale, seed)` writes them (see FORMATS.md for the exact formats).
 """
 
-from imtetl.sample.generate import SampleSummary, write_sample
+from imtetl.sample.generate import SampleSummary, generator_version, is_current, write_sample
 
-__all__ = ["SampleSummary", "write_sample"]
+__all__ = ["SampleSummary", "generator_version", "is_current", "write_sample"]

@@ -10,6 +10,7 @@ output depends only on (scale, seed, years): same arguments, same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -99,11 +100,37 @@ def write_sample(
     for code, data in evry.items():
         count(code, data)
 
+    (out / MARKER).write_text(
+        f"{generator_version()} scale={scale} seed={seed} years={years.start}-{years.stop - 1}\n",
+        encoding="utf-8",
+    )
     return SampleSummary(
         files=sorted(path.relative_to(out) for path in files),
         rows={key: rows[key] for key in sorted(rows)},
         bad_rows={key: bad[key] for key in sorted(bad)},
     )
+
+
+#: Written beside the school folders: which generator wrote the sample, with what arguments.
+MARKER = ".imtetl-sample"
+
+
+def generator_version() -> str:
+    """A digest of the sample generator's code: a sample written by another version of it
+    (before a dataset was added, say) is written again (imtetl build, the benchmark)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def is_current(out: Path) -> bool:
+    """Whether ``out`` holds the default sample as this version of the generator writes it."""
+    marker = Path(out) / MARKER
+    if not marker.exists():
+        return False
+    default = f"{generator_version()} scale=1.0 seed=20260901 years=2021-2025"
+    return marker.read_text(encoding="utf-8").strip() == default
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from datetime import timedelta
 import dagster as dg
 
 from imtetl.defs.partitions import PIPELINES, SETTINGS, school_and_year, school_year_partitions
-from imtetl.defs.resources import WarehouseResource
+from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load.landing import fetch_landing
 
 PAGES_FETCHED = "pages_fetched"
@@ -72,7 +72,7 @@ def _fetch_asset(pipeline) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=landing_key(code),
-        pool="warehouse",
+        pool=WRITE_POOL,
         check_specs=[
             dg.AssetCheckSpec(
                 PAGES_FETCHED,

@@ -18,7 +18,7 @@ from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
-from imtetl.defs.resources import WarehouseResource
+from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load import dbt
 from imtetl.load.build_db import connect_build_db
 from imtetl.settings import Settings
@@ -59,7 +59,7 @@ PROJECT = DbtProject(project_dir=SQL_DIR, profiles_dir=SQL_DIR)
     dagster_dbt_translator=TRANSLATOR,
     exclude=EXCLUDE,
     name="sql_models",
-    pool="warehouse",
+    pool=WRITE_POOL,
     retry_policy=TRANSIENT_RETRY,
 )
 def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from imtetl.defs.resources import WarehouseResource
+from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load.national import NATIONAL_DATASETS, NationalLoad, obtain
 from imtetl.load.national import load as load_export
 from imtetl.read.opendatasoft import EXPORT_PATH, PortalError, PortalUnavailable
@@ -64,7 +64,7 @@ def _metadata(load: NationalLoad) -> dict:
 @dg.multi_asset(
     name="national_reference",
     specs=[_spec(dataset) for dataset in NATIONAL_DATASETS.values()],
-    pool="warehouse",
+    pool=WRITE_POOL,
     description="Fetch the ministry's register of institutions and enrolment statistics "
     "from its Opendatasoft portal and load them (cached copy when the portal is down).",
 )

@@ -6,7 +6,7 @@ import dagster as dg
 
 from imtetl.defs.assets.models import sql_models
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
-from imtetl.defs.resources import WarehouseResource
+from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load import dbt
 from imtetl.load.build_db import connect_build_db
 from imtetl.load.deliveries import write_deliveries
@@ -22,11 +22,13 @@ from imtetl.publish.report import render_report
     kinds={"duckdb"},
     retry_policy=TRANSIENT_RETRY,
     owners=["team:data-engineering"],
-    pool="warehouse",
+    pool=WRITE_POOL,
     description="Copies core, marts and audit into a new DuckDB file and renames it over "
     "the published warehouse: readers switch from one complete state to the next and are "
     "never blocked. Each release is listed in audit.releases and the last "
-    "IMTETL_KEEP_RELEASES are kept as read-only files in warehouse/releases/ (imtetl releases).",
+    "IMTETL_KEEP_RELEASES are kept as read-only files in warehouse/releases/ (imtetl releases). "
+    "On the DuckLake backend (IMTETL_CATALOG) a release is the snapshot of the lake that passed "
+    "the integrity gate, which readers attach with SNAPSHOT_VERSION.",
 )
 def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -37,6 +39,24 @@ def published_warehouse(
         if missing:
             context.log.warning(f"{missing} missing deliveries: see audit.deliveries")
         conn.execute((settings.sql / "audit" / "comments.sql").read_text(encoding="utf-8"))
+        if settings.backend == "ducklake":
+            from imtetl.publish.lake import publish_snapshot
+            from imtetl.publish.published import describe
+
+            snapshot = publish_snapshot(conn, settings, run_id=context.run_id)
+            return dg.MaterializeResult(
+                metadata={
+                    "backend": "ducklake",
+                    "warehouse": describe(settings),
+                    "release_id": snapshot.release_id,
+                    "snapshot": snapshot.snapshot,
+                    "checked_snapshot": snapshot.checked_snapshot,
+                    "publish_seconds": snapshot.seconds,
+                    "check_seconds": snapshot.check_seconds,
+                    "tables": dg.MetadataValue.json(snapshot.tables),
+                    "missing_deliveries": missing,
+                }
+            )
         release = publish_release(
             conn,
             settings.warehouse,
@@ -90,7 +110,7 @@ def data_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     group_name="publish",
     kinds={"dbt", "html"},
     owners=["team:data-engineering"],
-    pool="warehouse",
+    pool=WRITE_POOL,
     description="The dbt docs site of the SQL layer (`dbt docs generate --static`): every "
     "model, column, test and source with its description and lineage, and the catalog of the "
     "tables as built. One self-contained page, under IMTETL_DBT_DOCS (default "
@@ -132,8 +152,11 @@ def dbt_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     "mobility. Written to warehouse/report/index.html (IMTETL_REPORT).",
 )
 def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from imtetl.publish.published import open_published
+
     settings = warehouse.settings()
-    path = render_report(settings.warehouse, settings.report)
+    with open_published(settings) as (conn, _):
+        path = render_report(conn, settings.report)
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.url(path.as_uri()),

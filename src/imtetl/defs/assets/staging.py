@@ -6,7 +6,7 @@ import polars as pl
 
 from imtetl.defs.assets.landing import landing_key
 from imtetl.defs.partitions import school_and_year, school_codes, school_year_partitions
-from imtetl.defs.resources import WarehouseResource
+from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load import LoadReport
 from imtetl.load.reference import (
     school_identifiers,
@@ -154,7 +154,7 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
         kinds={"polars", "duckdb", "great_expectations"},
         owners=["team:data-engineering"],
         tags={"imtetl/dataset": dataset},
-        pool="warehouse",
+        pool=WRITE_POOL,
         retry_policy=TRANSIENT_RETRY,
         description=(
             f"The {dataset} exports of one school and academic year, read in the school's own "
@@ -175,7 +175,7 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
             else None
         )
         partitions = [school_and_year(p) for p in context.partition_keys]
-        with warehouse.build_db() as conn:
+        with warehouse.build_db(shared=True) as conn:
             reports = stage_partitions(
                 conn,
                 dataset,
@@ -186,6 +186,7 @@ def _staging_asset(dataset: str) -> dg.AssetsDefinition:
                 years=settings.years,
                 pipelines=pipelines,
                 regulated=regulated,
+                commit_each=warehouse.commit_each(),
             )
         # partitions that loaded without any failure
         done = {
@@ -263,7 +264,7 @@ staging_assets = [_staging_asset(dataset) for dataset in DATASETS]
     group_name="staging",
     kinds={"yaml", "duckdb"},
     owners=["team:data-engineering"],
-    pool="warehouse",
+    pool=WRITE_POOL,
     description="The schools as declared in pipelines/*.yaml (code, name, city), with their "
     "UAI and Erasmus codes and the sources of each from reference/imt_school_identifiers.csv.",
 )
@@ -279,7 +280,7 @@ def staging_schools(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name="staging",
     kinds={"python", "duckdb"},
     owners=["team:data-engineering"],
-    pool="warehouse",
+    pool=WRITE_POOL,
     description="ISO 3166 countries with French and English names, EU/EEA membership and UN "
     "M49 region, from pycountry, Babel (CLDR) and country_converter.",
 )
@@ -294,7 +295,7 @@ def staging_countries(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name="staging",
     kinds={"csv", "duckdb"},
     owners=["team:data-engineering"],
-    pool="warehouse",
+    pool=WRITE_POOL,
     description="Regulated IMT tuition fees with their legal sources "
     "(reference/regulated_tuition.csv, compiled from the arrêtés).",
 )

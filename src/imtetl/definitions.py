@@ -12,6 +12,7 @@ from imtetl.defs.assets.staging import (
     staging_regulated_tuition,
     staging_schools,
 )
+from imtetl.defs.executors import executor_for_env
 from imtetl.defs.jobs import (
     build_warehouse,
     load_national,
@@ -44,7 +45,10 @@ defs = dg.Definitions(
     sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource()},
     loggers={"console": progress_logger},
-    # One process: a step in its own process costs 2-5 s here, and the build database
-    # admits one writer at a time anyway.
-    executor=dg.in_process_executor,
+    # From IMTETL_EXECUTOR (imtetl/defs/executors.py). By default one process with the
+    # DuckDB build database: a step in its own process costs 2-5 s here, and the file admits
+    # one writer at a time anyway. With the DuckLake catalog (IMTETL_CATALOG) partitions
+    # commit on their own, so steps run concurrently: processes of one machine (IMTETL_WRITERS
+    # at once), or Celery workers on several.
+    executor=executor_for_env(),
 )

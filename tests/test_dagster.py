@@ -108,3 +108,12 @@ def test_materialize_one_school_in_process(project: Project, monkeypatch) -> Non
     with duckdb.connect(str(project.warehouse), read_only=True) as conn:
         years = conn.execute("SELECT DISTINCT academic_year FROM core.fact_enrolment").fetchall()
     assert years == [(2024,)]
+
+
+def test_executor_is_chosen_from_the_environment() -> None:
+    """definitions.py takes its executor from imtetl.defs.executors (IMTETL_EXECUTOR; by
+    default in one process with the DuckDB file)."""
+    from imtetl.defs.executors import executor_name
+
+    job = defs.resolve_job_def("build_warehouse")
+    assert job.executor_def.name == executor_name()

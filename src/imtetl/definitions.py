@@ -45,8 +45,10 @@ defs = dg.Definitions(
     sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource()},
     loggers={"console": progress_logger},
-    # DuckDB file: one process (a step in its own process costs 2-5 s here, and the build
-    # database admits one writer at a time anyway). DuckLake: steps in processes of their own,
-    # IMTETL_WRITERS at a time (imtetl.defs.executors).
+    # From IMTETL_EXECUTOR (imtetl/defs/executors.py). By default one process with the
+    # DuckDB build database: a step in its own process costs 2-5 s here, and the file admits
+    # one writer at a time anyway. With the DuckLake catalog (IMTETL_CATALOG) partitions
+    # commit on their own, so steps run concurrently: processes of one machine (IMTETL_WRITERS
+    # at once), or Celery workers on several.
     executor=executor_for_env(),
 )

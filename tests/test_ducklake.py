@@ -337,7 +337,10 @@ def test_concurrent_school_builds_while_readers_loop(lake_project: LakeProject) 
     readers = [threading.Thread(target=read) for _ in range(2)]
     for reader in readers:
         reader.start()
-    builds = [lake_project.popen("build", "--school", school) for school in ("ALBI", "ALES")]
+    builds = [
+        lake_project.popen("build", "--school", school, "--year", "2023")
+        for school in ("ALBI", "ALES")
+    ]
     outputs = [build.communicate(timeout=900)[0] for build in builds]
     stop.set()
     for reader in readers:
@@ -369,23 +372,6 @@ def test_concurrent_school_builds_while_readers_loop(lake_project: LakeProject) 
     assert all(rows[s] < old[s] for s in ("ALBI", "ALES")), (rows, old)
 
 
-@needs_postgres
-def test_an_earlier_release_returns_its_own_figures(lake_project: LakeProject) -> None:
-    """The figures of the first release, queried by its id after later releases: the same."""
-    mutate(lake_project, "ALBI", 2024, drop=5)
-    rebuilt = lake_project.imtetl("build", "--school", "ALBI", "--year", "2024")
-    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert len(_releases(lake_project)) >= 2
-    query = lake_project.imtetl("query", "--csv", "--release", lake_project.first_release, FIGURES)
-    assert query.returncode == 0, query.stderr
-    rows = list(csv.reader(io.StringIO(query.stdout)))[1:]
-    assert [tuple(r) for r in rows] == [
-        tuple(str(v) for v in row) for row in lake_project.first_figures
-    ]
-    latest = lake_project.imtetl("query", "--csv", FIGURES)
-    assert latest.returncode == 0 and latest.stdout != query.stdout  # ALBI's figures moved
-
-
 def _snapshot_count(project: LakeProject) -> int:
     conn = lake.connect(project.settings(), read_only=True)
     try:
@@ -404,7 +390,7 @@ def test_a_writer_killed_in_its_commits_leaves_the_release_intact(
     mutate(lake_project, "ALES", 2025, drop=9)
     published_before = max(_releases(lake_project))
     baseline = _snapshot_count(lake_project)
-    build = lake_project.popen("build", "--school", "ALES")
+    build = lake_project.popen("build", "--school", "ALES", "--year", "2025")
     deadline = time.monotonic() + 300
     while _snapshot_count(lake_project) <= baseline + 1:  # its first commits have landed
         assert build.poll() is None, build.communicate()[0]
@@ -419,7 +405,7 @@ def test_a_writer_killed_in_its_commits_leaves_the_release_intact(
     conn.close()
     check = lake_project.imtetl("check")
     assert check.returncode == 0, check.stderr
-    again = lake_project.imtetl("build", "--school", "ALES")
+    again = lake_project.imtetl("build", "--school", "ALES", "--year", "2025")
     assert again.returncode == 0, again.stdout + again.stderr
     assert max(_releases(lake_project)) > published_before
 
@@ -438,3 +424,21 @@ def test_an_unreachable_catalog_fails_naming_it_never_the_password(tmp_path: Pat
     assert "postgresql://imtetl@127.0.0.1:9/imtetl_lake" in output
     assert "connection to PostgreSQL was lost" in output or "could not connect" in output
     assert SECRET not in output
+
+
+@needs_postgres
+def test_an_earlier_release_returns_its_own_figures(lake_project: LakeProject) -> None:
+    """The figures of the first release, queried by its id after later releases (those of
+    the tests above; one more build when this test runs alone): the same."""
+    if len(_releases(lake_project)) < 2:
+        mutate(lake_project, "ALBI", 2024, drop=5)
+        rebuilt = lake_project.imtetl("build", "--school", "ALBI", "--year", "2024")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    query = lake_project.imtetl("query", "--csv", "--release", lake_project.first_release, FIGURES)
+    assert query.returncode == 0, query.stderr
+    rows = list(csv.reader(io.StringIO(query.stdout)))[1:]
+    assert [tuple(r) for r in rows] == [
+        tuple(str(v) for v in row) for row in lake_project.first_figures
+    ]
+    latest = lake_project.imtetl("query", "--csv", FIGURES)
+    assert latest.returncode == 0 and latest.stdout != query.stdout  # ALBI's figures moved

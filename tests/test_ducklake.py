@@ -302,6 +302,39 @@ def test_readers_tools_work_on_the_lake(lake_project: LakeProject) -> None:
     assert "contract holds" in checker.stdout
 
 
+@needs_postgres
+def test_serve_gives_remote_clients_the_published_release(lake_project: LakeProject) -> None:
+    """`imtetl serve` on the lake: a remote client (ADBC over Quack, with the token) reads the
+    bi views of the newest release."""
+    pytest.importorskip("duckdb_extension_quack", reason="the serve extra is not installed")
+    quack = pytest.importorskip("adbc_driver_quack.dbapi", reason="the serve extra is missing")
+    import socket
+
+    from imtetl.publish.serve import BiServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = lake_project.settings()
+    token = "a-long-enough-serve-token-0123"
+    server = BiServer(settings.warehouse, "127.0.0.1", port, token, settings=settings)
+    try:
+        assert server.refresh()
+        release_id, snapshot = max(_releases(lake_project).items())
+        assert server._state == (release_id, snapshot)
+        with quack.connect(
+            f"quack://127.0.0.1:{port}", db_kwargs={"adbc.quack.token": token}, autocommit=True
+        ) as client:
+            cursor = client.cursor()
+            cursor.execute("SELECT count(*) FROM bi.foreign_intake")
+            (served,) = cursor.fetchone()
+        conn = _connect(lake_project, snapshot)
+        assert served == conn.execute("SELECT count(*) FROM bi.foreign_intake").fetchone()[0] > 0
+        conn.close()
+    finally:
+        server.stop()
+
+
 def _whole(conn: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     from imtetl.publish.integrity import bi_views, check_integrity
 

@@ -158,13 +158,12 @@ def test_reader_holding_the_warehouse_never_blocks_a_build(built_copy: Project) 
         path = project.landing / "albi" / "EXPORT_ENROLMENT_2025.tsv"
         lines = path.read_text(encoding="utf-8").splitlines()
         path.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
-        started = time.perf_counter()
         result = project.imtetl("build")
-        elapsed = time.perf_counter() - started
         assert result.returncode == 0, result.stderr
-        assert (
-            elapsed < 100
-        )  # never waits on the reader's lock (a blocked writer gives up at ~105 s)
+        # never met the reader's lock (no timed assertion: a blocked writer's step fails on
+        # DuckDB's lock error, logged even when a retry then succeeds)
+        output = result.stdout + result.stderr
+        assert "Could not set lock" not in output and "Conflicting lock" not in output, output
     finally:
         stop.touch()
         out, _ = reader.communicate(timeout=30)

@@ -41,8 +41,13 @@ def _ensure_landing(settings: Settings) -> None:
         return
     if present and is_current(settings.landing):
         return
-    why = "is from another version of the generator" if present else "does not exist yet"
-    print(f"The bundled sample {why}: generating its exports in {settings.landing}")
+    if present:
+        print(
+            "The bundled sample there is from another version of the generator: "
+            f"generating the bundled sample exports again in {settings.landing}"
+        )
+    else:
+        print(f"No landing zone yet: generating the bundled sample exports in {settings.landing}")
     write_sample(settings.landing)
 
 

@@ -35,7 +35,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -346,6 +346,13 @@ def retry(
                 on_retry(attempt, exc)
             time.sleep(min(5.0, 0.2 * 2 ** (attempt - 1)) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if any: a COMMIT that failed (a conflict) has already
+    rolled it back, and the error to raise is that one, not ROLLBACK's."""
+    with suppress(duckdb.TransactionException):
+        conn.execute("ROLLBACK")
 
 
 def current_snapshot(conn: duckdb.DuckDBPyConnection, alias: str = ALIAS) -> int:

@@ -227,6 +227,7 @@ def _lake_and_file(project: LakeProject, file_warehouse: Path, snapshot: int):
 
 
 @needs_postgres
+@pytest.mark.builds(2)
 def test_a_lake_build_equals_the_file_build_row_for_row(lake_project: LakeProject, built) -> None:
     """Same landing zone, same key: the lake's first release and the DuckDB file hold the
     same core (but each load's random id and its time), marts and bi, row for row."""
@@ -342,6 +343,7 @@ def _whole(conn: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
 
 
 @needs_postgres
+@pytest.mark.builds(2)
 def test_concurrent_school_builds_while_readers_loop(lake_project: LakeProject) -> None:
     """Two `imtetl build --school` processes on different schools, at once: both succeed, and
     readers looping on the published release meanwhile only ever see whole releases."""
@@ -414,6 +416,7 @@ def _snapshot_count(project: LakeProject) -> int:
 
 
 @needs_postgres
+@pytest.mark.builds(2)
 def test_a_writer_killed_in_its_commits_leaves_the_release_intact(
     lake_project: LakeProject,
 ) -> None:

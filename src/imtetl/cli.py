@@ -444,11 +444,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "the next `imtetl build` removes it"
         )
     problems += check_file(settings.warehouse, views=bi_views(settings.sql))
+    return _report_check(problems, str(settings.warehouse))
+
+
+def _report_check(problems: list[str], label: str) -> int:
     for problem in problems:
         print(f"imtetl: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"{settings.warehouse}: every contract table present, every partition whole")
+    print(f"{label}: every contract table present, every partition whole")
     return 0
 
 
@@ -463,12 +467,7 @@ def _check_lake(settings: Settings) -> int:
     except NotPublished as exc:
         print(f"imtetl: {exc}", file=sys.stderr)
         return 2
-    for problem in problems:
-        print(f"imtetl: {problem}", file=sys.stderr)
-    if problems:
-        return 1
-    print(f"{target.label}: every contract table present, every partition whole")
-    return 0
+    return _report_check(problems, target.label)
 
 
 def _cmd_releases(args: argparse.Namespace) -> int:

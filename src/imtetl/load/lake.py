@@ -187,21 +187,24 @@ def catalog_errors(catalog: Catalog, doing: str, *, transient: bool = False) -> 
         ) from None
 
 
+def wheel_extension(name: str, extra: str) -> Path:
+    """The file of DuckDB extension ``name`` in its PyPI wheel (``duckdb-extension-<name>``,
+    installed by the project's ``extra``); LakeError saying what to install otherwise."""
+    try:
+        package = import_module(f"duckdb_extension_{name}")
+    except ImportError as exc:
+        raise LakeError(
+            f"the DuckDB extension {name} is not installed: pip install '.[{extra}]'"
+        ) from exc
+    found = sorted(Path(package.__file__).parent.rglob(f"{name}.duckdb_extension"))
+    if not found:
+        raise LakeError(f"duckdb-extension-{name} ships no {name}.duckdb_extension")
+    return found[-1]
+
+
 def extension_files() -> dict[str, Path]:
     """The ducklake and postgres extension files of their PyPI wheels."""
-    files = {}
-    for name, _ in _EXTENSIONS:
-        try:
-            package = import_module(f"duckdb_extension_{name}")
-        except ImportError as exc:
-            raise LakeError(
-                f"the DuckDB extension {name} is not installed: pip install '.[ducklake]'"
-            ) from exc
-        found = sorted(Path(package.__file__).parent.rglob(f"{name}.duckdb_extension"))
-        if not found:
-            raise LakeError(f"duckdb-extension-{name} ships no {name}.duckdb_extension")
-        files[name] = found[-1]
-    return files
+    return {name: wheel_extension(name, "ducklake") for name, _ in _EXTENSIONS}
 
 
 _INSTALLED: set[str] = set()

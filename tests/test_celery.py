@@ -1,5 +1,5 @@
 """The Celery executor on real servers: Debian's redis-server on 127.0.0.1 as broker and result
-backend, two Celery workers (`celery -A imtetl.defs.celery_app worker`, one step at a time
+backend, two Celery workers (`celery -A imtetl.celery_app worker`, one step at a time
 each) sharing one Dagster instance (SQLite storage under a temporary DAGSTER_HOME), and the
 ``build_warehouse`` job of ``imtetl.definitions`` over every school and year of the sample,
 launched as `dagster job execute` with ``IMTETL_EXECUTOR=celery``. The run must succeed with
@@ -167,7 +167,7 @@ def workers(project: Project, cluster_env: dict[str, str], tmp_path: Path) -> It
     try:
         for name in WORKERS:
             command = [
-                sys.executable, "-m", "celery", "-A", "imtetl.defs.celery_app", "worker",
+                sys.executable, "-m", "celery", "-A", "imtetl.celery_app", "worker",
                 "-Q", "dagster", "-n", f"{name}@%h", "--concurrency", "1",
                 "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
                 "-l", "INFO", "-f", str(logs[name]),

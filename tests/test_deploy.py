@@ -43,7 +43,7 @@ def test_services() -> None:
     assert "code-server start -m imtetl.definitions" in _command("code-server")
     assert _command("webserver").startswith("dagster-webserver")
     assert _command("daemon").startswith("dagster-daemon run")
-    assert _command("worker").startswith("celery -A imtetl.defs.celery_app worker -Q dagster")
+    assert _command("worker").startswith("celery -A imtetl.celery_app worker -Q dagster")
     assert int(SERVICES["worker"]["deploy"]["replicas"].split(":-")[1].rstrip("}")) >= 2
     # one image, built by deploy/Dockerfile with the extras it needs
     for name in IMTETL_SERVICES:

@@ -52,15 +52,16 @@ def _ensure_landing(settings: Settings) -> None:
 
 
 def dagster_instance(settings: Settings):
-    """The project's Dagster instance (root dagster.yaml), or $DAGSTER_HOME's when set."""
+    """The project's Dagster instance: ``$DAGSTER_HOME``'s, else the project root's
+    ``dagster.yaml`` (the one `dagster dev` run from the root uses), through the public
+    ``DagsterInstance.get()``: DAGSTER_HOME is set to the root for this process and the step
+    processes it starts."""
     from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
 
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    base = settings.home / ".dagster"
-    base.mkdir(parents=True, exist_ok=True)
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(base), config_dir=str(settings.home)))
+    if not os.environ.get("DAGSTER_HOME"):
+        (settings.home / ".dagster").mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(settings.home)
+    return DagsterInstance.get()
 
 
 def _summary(

@@ -11,7 +11,7 @@
 - ``celery``: each step a task on the Celery workers of ``IMTETL_CELERY_BROKER`` (e.g.
   ``redis://127.0.0.1:6379/0``), results in ``IMTETL_CELERY_BACKEND`` (default: the broker).
   Needs the ``cluster`` extra (dagster-celery, redis); workers run
-  ``celery -A imtetl.defs.celery_app worker -Q dagster`` (deploy/README.md).
+  ``celery -A imtetl.celery_app worker -Q dagster`` (deploy/README.md).
 
 The broker's URL may hold a password: the executor is configured with references to the
 variables (resolved in the run's process), never with their values.

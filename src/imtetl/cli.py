@@ -162,10 +162,10 @@ def _execute_job(
 def _cmd_build(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     os.chdir(settings.home)  # dagster.yaml's relative storage paths are from the project root
-    from imtetl.pipeline_config import ConfigError, load_pipelines
+    from imtetl.pipeline_config import ConfigError, cached_pipelines
 
     try:
-        schools = list(load_pipelines(settings.pipelines))
+        schools = list(cached_pipelines(settings.pipelines))
     except ConfigError as exc:
         print(f"imtetl: {exc}", file=sys.stderr)
         return 2

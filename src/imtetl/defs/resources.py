@@ -123,3 +123,9 @@ class WarehouseResource(dg.ConfigurableResource):
             for path in recover(settings.warehouse):
                 dg.get_dagster_logger().warning(f"removed {path.name}, left by a killed run")
             yield
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The warehouse resource, for `dg.load_from_defs_folder` (imtetl.definitions)."""
+    return dg.Definitions(resources={"warehouse": WarehouseResource()})

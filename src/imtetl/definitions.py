@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from imtetl.defs.alerts import alert_sensors
 from imtetl.defs.assets.landing import landing_fetches, landing_specs
 from imtetl.defs.assets.models import model_assets
 from imtetl.defs.assets.national import national_reference
@@ -42,7 +43,7 @@ defs = dg.Definitions(
     ],
     jobs=[build_warehouse, load_schools, publish_warehouse, load_national, refresh_national],
     schedules=[nightly_build, monthly_national_refresh, *http_polls],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, *alert_sensors],
     resources={"warehouse": WarehouseResource()},
     loggers={"console": progress_logger},
     # From IMTETL_EXECUTOR (imtetl/defs/executors.py). By default one process with the

@@ -10,6 +10,15 @@ The warehouse itself never depends on it. A production deployment uses PostgreSQ
 (see ``deploy/``).
 
 Configured in the project's ``dagster.yaml`` as ``event_log_storage``.
+
+Dagster has no public API for this (its storage classes live in ``dagster._core``; the
+supported configuration, ``storage: sqlite:``, has no option for SQLite's flushes), so this
+module is the one place in ``src/`` that imports from ``dagster._``. Measured on the 2-core
+machine (a job logging 510 events, three runs each, stock ``storage: sqlite`` against this
+class, alternating): 7.7 s and 9.6 s against 3.5 s and 3.4 s per run; with a benchmark running
+beside it, 19.3 s and 19.8 s against 5.2 s. A whole build stores about as many events, so this
+saves 4-14 s a build, more than the rest of its fixed cost: kept on that figure. The
+production instance (deploy/dagster.postgres.yaml) uses dagster-postgres, public.
 """
 
 from __future__ import annotations

@@ -1,8 +1,18 @@
 """Shared fixtures: a small sample landing zone and a warehouse built from it by the real
-CLI (real Dagster run, real DuckDB files), once per test session."""
+CLI (real Dagster run, real DuckDB files), once per test session: with pytest-xdist the
+workers share them (the first to need them builds them, under a file lock, in a folder of
+the session's base temporary directory that every worker sees).
+
+Scheduling: with ``--dist loadfile`` a file is a unit of work. Files that run whole builds
+are marked ``builds(n)`` (n: their whole builds or comparable subprocess runs); the collection
+is ordered by that weight, heaviest first (and ``--no-loadscope-reorder`` keeps the order), so
+that the long files start at once instead of at the end of the run."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -46,6 +56,29 @@ settings.load_profile(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "builds(n): the test runs n whole builds or comparable subprocess runs (its file is "
+        "scheduled by the sum, heaviest first)",
+    )
+
+
+def _weight(item: pytest.Item) -> int:
+    return sum(mark.args[0] if mark.args else 1 for mark in item.iter_markers("builds"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files in decreasing order of their builds (a stable sort: ties keep their order, and
+    so does every file's own order of tests). Every worker sorts alike, as xdist requires."""
+    weights: dict[str, int] = {}
+    for item in items:
+        weights[item.nodeid.split("::")[0]] = weights.get(item.nodeid.split("::")[0], 0) + (
+            _weight(item)
+        )
+    items.sort(key=lambda item: -weights[item.nodeid.split("::")[0]])
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """The fuzz suites' counts of cases and outcomes, for the record."""
     from tests.mutations import EXHAUSTIVE, SEED, TALLY
@@ -83,6 +116,13 @@ class Project:
         env.update(extra)
         return env
 
+    def keep_schools(self, *codes: str) -> None:
+        """Only these schools are onboarded (the others' YAML files removed): for whole builds
+        whose behaviour is per school, so that they build no more schools than it takes."""
+        for config in self.pipelines.glob("*.yaml"):
+            if config.stem.upper() not in codes:
+                config.unlink()
+
     def imtetl(self, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "imtetl.cli", *args],
@@ -92,6 +132,18 @@ class Project:
             text=True,
             timeout=timeout,
         )
+
+
+def _existing_project(base: Path, landing: Path | None = None) -> Project:
+    """The Project that ``make_project(base, landing)`` made, without making it again."""
+    home = base / "home"
+    return Project(
+        home=home,
+        landing=landing or home / "data" / "landing",
+        warehouse=home / "warehouse" / "imt.duckdb",
+        pipelines=home / "pipelines",
+        dagster_home=base / "dagster_home",
+    )
 
 
 def make_project(base: Path, landing: Path | None = None) -> Project:
@@ -109,13 +161,47 @@ def make_project(base: Path, landing: Path | None = None) -> Project:
         "event_log_storage:\n  module: imtetl.defs.event_storage\n"
         f"  class: SqliteEventLogStorage\n  config:\n    base_dir: {dagster_home / 'runs'}\n"
     )
-    return Project(
-        home=home,
-        landing=landing or home / "data" / "landing",
-        warehouse=home / "warehouse" / "imt.duckdb",
-        pipelines=home / "pipelines",
-        dagster_home=dagster_home,
-    )
+    return _existing_project(base, landing)
+
+
+def _session_shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test session that all its xdist workers share (each worker's base
+    temporary directory is a child of the session's)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    shared = base / "shared"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _once(tmp_path_factory: pytest.TempPathFactory, name: str, make) -> Path:
+    """``make(folder)`` run once per session, whichever worker asks first; the others wait
+    for it and reuse its folder. A failed ``make`` leaves nothing: the next one tries again
+    (and fails the same way, with its own message)."""
+    shared = _session_shared(tmp_path_factory)
+    folder, done = shared / name, shared / f"{name}.done"
+    with _locked(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            try:
+                make(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -123,18 +209,23 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample exports of all eight schools at a small scale (read-only for tests)."""
     from imtetl.sample import write_sample
 
-    out = tmp_path_factory.mktemp("landing")
-    write_sample(out, scale=SMALL_SCALE)
-    return out
+    return _once(tmp_path_factory, "landing", lambda out: write_sample(out, scale=SMALL_SCALE))
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Project:
-    """A warehouse built from the small sample by `imtetl build`."""
-    project = make_project(tmp_path_factory.mktemp("built"), landing=small_landing)
-    result = project.imtetl("build")
-    assert result.returncode == 0, result.stdout + result.stderr
-    project.build_output = result.stdout + result.stderr
+    """A warehouse built from the small sample by `imtetl build`, once per session (shared
+    by the xdist workers: read-only for tests; those that change it copy it, built_copy)."""
+
+    def build(base: Path) -> None:
+        project = make_project(base, landing=small_landing)
+        result = project.imtetl("build")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (base / "build_output.json").write_text(json.dumps(result.stdout + result.stderr))
+
+    base = _once(tmp_path_factory, "built", build)
+    project = _existing_project(base, landing=small_landing)
+    project.build_output = json.loads((base / "build_output.json").read_text())
     return project
 
 

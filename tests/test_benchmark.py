@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.builds(5)
 def test_benchmark_smoke_run_prints_every_figure():
     result = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--rows", "10000", "--import-runs", "1",

@@ -1,13 +1,11 @@
-"""The BI surface: masked `bi` views, read-only clients, and readers during a publish."""
+"""The BI surface: masked `bi` views and read-only clients. (Readers during a publish: one
+build for all of them, in tests/test_concurrent_readers.py.)"""
 
 from __future__ import annotations
 
-import ast
 import shutil
 import subprocess
 import sys
-import textwrap
-import time
 
 import duckdb
 import pytest
@@ -186,66 +184,6 @@ def test_sqlalchemy_reads_bi_read_only(built: Project) -> None:
             assert rows > 0
     finally:
         engine.dispose()
-
-
-CONSISTENT_READER = textwrap.dedent(
-    """
-    import os, sys, time, duckdb
-    path, stop = sys.argv[1], sys.argv[2]
-    held = duckdb.connect(path, read_only=True)   # kept open across the whole build
-    held_state = held.execute(
-        "SELECT (SELECT count(*) FROM core.fact_enrolment), "
-        "(SELECT sum(new_entrants) FROM marts.foreign_intake)").fetchone()
-    states, errors = set(), 0
-    while not os.path.exists(stop):
-        try:
-            with duckdb.connect(path, read_only=True) as conn:   # a new reader each time
-                states.add(conn.execute(
-                    "SELECT (SELECT count(*) FROM core.fact_enrolment), "
-                    "(SELECT sum(new_entrants) FROM marts.foreign_intake)").fetchone())
-            again = held.execute(
-                "SELECT (SELECT count(*) FROM core.fact_enrolment), "
-                "(SELECT sum(new_entrants) FROM marts.foreign_intake)").fetchone()
-            assert again == held_state, (again, held_state)
-        except Exception as exc:
-            errors += 1
-            print("ERROR", repr(exc), flush=True)
-        time.sleep(0.02)
-    print("STATES", sorted(states), "ERRORS", errors, flush=True)
-    """
-)
-
-
-def test_readers_see_the_old_or_the_new_state_never_a_mix(built_copy: Project) -> None:
-    project = built_copy  # a whole build, copied
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        old = conn.execute(
-            "SELECT (SELECT count(*) FROM core.fact_enrolment), "
-            "(SELECT sum(new_entrants) FROM marts.foreign_intake)"
-        ).fetchone()
-    path = project.landing / "albi" / "EXPORT_ENROLMENT_2025.tsv"  # a shorter new export
-    lines = path.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join(lines[:21]) + "\n", encoding="utf-8")
-    stop = project.home / "stop"
-    reader = subprocess.Popen(
-        [sys.executable, "-c", CONSISTENT_READER, str(project.warehouse), str(stop)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(1)
-        result = project.imtetl("build")
-    finally:
-        stop.touch()
-        out, _ = reader.communicate(timeout=60)
-    assert result.returncode == 0, result.stderr
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        new = conn.execute(
-            "SELECT (SELECT count(*) FROM core.fact_enrolment), "
-            "(SELECT sum(new_entrants) FROM marts.foreign_intake)"
-        ).fetchone()
-    assert "ERRORS 0" in out, out
-    states = ast.literal_eval(out.split("STATES", 1)[1].split("ERRORS")[0].strip())
-    assert set(states) <= {old, new} and old in states, (states, old, new)
 
 
 def test_data_dictionary_lists_every_public_column(built: Project, tmp_path) -> None:

@@ -7,8 +7,9 @@ every step executed by a worker, and the published warehouse must pass the contr
 (../shared/tools/check_warehouse.py). It takes about 70 s, so it runs with
 ``IMTETL_EXHAUSTIVE=1`` only.
 
-The warehouse backend is a fixture (``warehouse_backend``): the DuckDB file for now; the
-DuckLake backend's variables (IMTETL_CATALOG, IMTETL_DATA_PATH) go there.
+The warehouse backend is a fixture (``warehouse_backend``): the DuckDB file, then a DuckLake
+on the test's PostgreSQL (IMTETL_TEST_POSTGRES_URL), whose staging steps the two workers write
+at once.
 """
 
 from __future__ import annotations
@@ -59,11 +60,42 @@ class Backend:
     target: str | None = None
 
 
-@pytest.fixture
-def warehouse_backend() -> Backend:
-    """The DuckDB-file backend (no variables). The DuckLake backend will return
-    IMTETL_CATALOG and IMTETL_DATA_PATH, and its ``ducklake:postgres:…`` string as target."""
-    return Backend()
+@pytest.fixture(params=["duckdb_file", "ducklake"])
+def warehouse_backend(request, tmp_path: Path) -> Iterator[Backend]:
+    """The DuckDB file (no variables), or a DuckLake in a database of its own on the test's
+    PostgreSQL (IMTETL_CATALOG, IMTETL_DATA_PATH; the contract check attaches it)."""
+    if request.param == "duckdb_file":
+        yield Backend()
+        return
+    url = os.environ.get("IMTETL_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.skip("no PostgreSQL for the DuckLake backend: IMTETL_TEST_POSTGRES_URL")
+    pytest.importorskip("duckdb_extension_ducklake", reason="the ducklake extra is not installed")
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    from imtetl.load.lake import Catalog
+
+    database = f"imtetl_celery_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {database}")
+    catalog = urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+    parsed = Catalog.parse(catalog)
+    try:
+        yield Backend(
+            env={
+                "IMTETL_CATALOG": catalog,
+                "IMTETL_DATA_PATH": str(tmp_path / "lake-data"),
+                "PGPASSWORD": parsed.password or "",
+            },
+            target=f"ducklake:postgres:{parsed.libpq()}",
+        )
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.close()
 
 
 def _free_port() -> int:

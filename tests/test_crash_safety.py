@@ -61,6 +61,7 @@ def _plan(rng: random.Random, trial: int, expected: float) -> dict:
     return {"after": rng.choice(MARKERS), "delay": rng.uniform(0.0, 0.6)}
 
 
+@pytest.mark.builds(4)
 def test_killed_builds_leave_one_whole_published_state_and_recover(
     built: Project, tmp_path: Path
 ) -> None:
@@ -174,6 +175,7 @@ def test_a_release_that_is_not_whole_is_never_published(built: Project, tmp_path
     assert leftovers(project) == []
 
 
+@pytest.mark.builds(1)
 def test_a_build_killed_by_sigterm_ends_its_run(built: Project, tmp_path: Path) -> None:
     """SIGTERM (a service manager stopping it) is an interrupt: the run ends failed at once."""
     project = copy_built(built, tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import pytest
 
 from imtetl.definitions import defs
 from imtetl.defs.resources import WarehouseResource
@@ -74,6 +75,7 @@ def test_asset_checks_are_declared() -> None:
     assert not specs[("core/fact_tuition_fee", "enrolled_programmes_have_fees")].blocking
 
 
+@pytest.mark.builds(2)
 def test_materialize_one_school_in_process(project: Project, monkeypatch) -> None:
     monkeypatch.setenv("IMTETL_PSEUDONYM_KEY", "a-test-key-of-sixteen-chars")
     monkeypatch.setenv("IMTETL_PIPELINES", str(project.pipelines))

@@ -1,10 +1,10 @@
-"""Operating the pipeline from Dagster: sensor, schedules, partitions, idempotent reruns,
-failure isolation, and a real webserver driven through its GraphQL API."""
+"""Operating the pipeline from Dagster: sensor, schedules, partitions, failure isolation, and
+a real webserver driven through its GraphQL API. (Idempotent reruns and partition rebuilds:
+tests/test_reruns.py.)"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from imtetl.defs.resources import WarehouseResource
 from imtetl.defs.schedules import http_polls, nightly_build
 from imtetl.defs.sensors import landing_sensor
-from tests.conftest import ROOT, TEST_KEY, Project
+from tests.conftest import TEST_KEY, Project
 
 MARTS = (
     "international_masters_pricing",
@@ -81,164 +80,13 @@ def test_schedules_request_whole_graph_and_the_api_school() -> None:
     assert request.tags["dagster/asset_partition_range_end"] == "IMTNE|2025"
 
 
-def _marts_fingerprint(project: Project) -> dict[str, tuple]:
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        return {
-            mart: conn.execute(
-                f"SELECT count(*), md5(string_agg(t::VARCHAR, '\n' ORDER BY t::VARCHAR)) "
-                f"FROM marts.{mart} t"
-            ).fetchone()
-            for mart in MARTS
-        } | {
-            "facts": conn.execute(
-                "SELECT (SELECT count(*) FROM core.fact_enrolment), "
-                "(SELECT count(*) FROM core.fact_tuition_fee), "
-                "(SELECT count(*) FROM core.fact_mobility), "
-                "(SELECT count(*) FROM audit.quarantine)"
-            ).fetchone()
-        }
-
-
-def test_reruns_are_idempotent(built_copy: Project) -> None:
-    project = built_copy  # a whole build, copied
-    first = _marts_fingerprint(project)
-    result = project.imtetl("build", "--school", "TP", "--year", "2023")
-    assert result.returncode == 0, result.stderr
-    assert _marts_fingerprint(project) == first
-    # one year of every school: a rerun of every school's partition (a whole rebuild rerun
-    # adds nothing to it but minutes; the crash-safety test reruns whole builds)
-    result = project.imtetl("build", "--year", "2022")
-    assert result.returncode == 0, result.stderr
-    assert _marts_fingerprint(project) == first
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        # the TP 2023 rerun replaced exactly its rows: one current load per file
-        doubles = conn.execute(
-            "SELECT count(*) FROM (SELECT source_file, school_code, dataset FROM audit.loads "
-            "WHERE is_current GROUP BY ALL HAVING count(*) > 1)"
-        ).fetchone()[0]
-    assert doubles == 0
-    # the same project goes on: one school-year's export changes, and its partition rebuild
-    # updates the facts, checks and release for that school-year only (same rows as a rebuild)
-    _a_partition_rebuild_updates_the_facts_for_its_school_year_only(project)
-
-
-def _facts_equal_a_whole_rebuild(project: Project) -> dict[str, int]:
-    """Each incrementally updated fact holds exactly the rows of a whole rebuild: dbt's
-    ``--full-refresh`` of the incremental models, on a copy of the build database."""
-    from imtetl.load import dbt
-
-    build_db = project.warehouse.parent / ".build" / "build.duckdb"
-    whole = project.home.parent / "whole_rebuild" / "imt.duckdb"
-    shutil.rmtree(whole.parent, ignore_errors=True)
-    (whole.parent / ".build").mkdir(parents=True)
-    shutil.copy(build_db, whole.parent / ".build" / "build.duckdb")
-    result = project.imtetl(
-        "dbt", "run", "--full-refresh", "--select", "config.materialized:incremental",
-        IMTETL_WAREHOUSE=str(whole),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    facts = dbt.incremental_facts(dbt.manifest_json(ROOT / "sql")).values()
-    counts = {}
-    with duckdb.connect(str(build_db), read_only=True) as conn:
-        conn.execute(f"ATTACH '{whole.parent / '.build' / 'build.duckdb'}' AS whole (READ_ONLY)")
-        for fact in facts:
-            mine, rebuilt = f"(FROM {fact.relation})", f"(FROM whole.{fact.relation})"
-            differ = conn.execute(
-                f"SELECT count(*) FROM ({mine} EXCEPT ALL {rebuilt} "
-                f"UNION ALL ({rebuilt} EXCEPT ALL {mine}))"
-            ).fetchone()[0]
-            assert differ == 0, fact.relation
-            counts[fact.relation.split(".")[1]] = conn.execute(
-                f"SELECT count(*) FROM {fact.relation}"
-            ).fetchone()[0]
-        assert not conn.execute("SELECT * FROM build_state.changed_partitions").fetchall()
-    assert set(counts) == {"fact_enrolment", "fact_tuition_fee", "fact_mobility", "fact_faculty"}
-    return counts
-
-
-def _fact_counts(project: Project) -> dict[str, int]:
-    """Rows of each incrementally updated fact in the build database."""
-    from imtetl.load import dbt
-
-    build_db = project.warehouse.parent / ".build" / "build.duckdb"
-    with duckdb.connect(str(build_db), read_only=True) as conn:
-        return {
-            fact.relation.split(".")[1]: conn.execute(
-                f"SELECT count(*) FROM {fact.relation}"
-            ).fetchone()[0]
-            for fact in dbt.incremental_facts(dbt.manifest_json(ROOT / "sql")).values()
-        }
-
-
-def _albi_2023(project: Project) -> tuple[int, int]:
-    """(enrolments of ALBI 2023 in the published facts, rows its current load loaded)."""
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        return conn.execute(
-            "SELECT (SELECT count(*) FROM core.fact_enrolment WHERE school_code = 'ALBI' "
-            "AND academic_year = 2023), (SELECT sum(rows_loaded) FROM audit.loads WHERE "
-            "is_current AND school_code = 'ALBI' AND dataset = 'enrolment' "
-            "AND academic_year = 2023)"
-        ).fetchone()
-
-
-def _a_partition_rebuild_updates_the_facts_for_its_school_year_only(project: Project) -> None:
-    """After a whole build: new data for one school-year, rebuilt incrementally."""
-    before = _fact_counts(project)  # (the rebuild comparison is after the update, below)
-    published, loaded = _albi_2023(project)
-    assert published == loaded
-    path = project.landing / "albi" / "EXPORT_ENROLMENT_2023.tsv"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    path.write_text("".join(lines[:-40]), encoding="utf-8")  # 40 students left
-    result = project.imtetl("build", "--school", "ALBI", "--year", "2023")
-    assert result.returncode == 0, result.stderr
-    after = _facts_equal_a_whole_rebuild(project)  # updated in place, same rows as a rebuild
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(project.dagster_home))) as inst:
-        event = inst.get_latest_materialization_event(dg.AssetKey(["core", "fact_enrolment"]))
-        metadata = event.asset_materialization.metadata
-        assert metadata["rebuilt_whole"].value is False
-        assert metadata["school_years_updated"].value == ["ALBI 2023"]
-        event = inst.get_latest_materialization_event(dg.AssetKey(["published_warehouse"]))
-        assert event.asset_materialization.metadata["incremental"].value is True
-        for name in ("grain", "programme_in_dim_programme"):
-            check = inst.get_latest_asset_check_evaluation_record(
-                dg.AssetCheckKey(dg.AssetKey(["core", "fact_enrolment"]), name)
-            )
-            assert check.event.dagster_event.event_specific_data.passed, name
-    build_db = project.warehouse.parent / ".build" / "build.duckdb"
-    with duckdb.connect(str(build_db), read_only=True) as conn:  # the release = the build
-        conn.execute(f"ATTACH '{project.warehouse}' AS published (READ_ONLY)")
-        for table in ("fact_enrolment", "fact_mobility", "fact_tuition_fee", "dim_programme"):
-            mine, theirs = f"(FROM core.{table})", f"(FROM published.core.{table})"
-            assert not conn.execute(
-                f"SELECT count(*) FROM ({mine} EXCEPT ALL {theirs} "
-                f"UNION ALL ({theirs} EXCEPT ALL {mine}))"
-            ).fetchone()[0], table
-    published_after, loaded_after = _albi_2023(project)
-    assert published_after == loaded_after < loaded
-    assert after["fact_enrolment"] == before["fact_enrolment"] - (loaded - loaded_after)
-    assert after["fact_mobility"] == before["fact_mobility"]
-
-
-def test_a_permanently_failing_partition_leaves_the_others_materialized(
-    project: Project,
-) -> None:
-    (project.landing / "imta" / "inscriptions_2023-2024.csv").write_bytes(b"\xff\xfe\x00garbage")
-    result = project.imtetl("build")
-    assert result.returncode == 1
-    assert "FAILED IMTA enrolment" in result.stderr and "published" in result.stderr
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(project.dagster_home))) as inst:
-        done = inst.get_materialized_partitions(dg.AssetKey(["staging", "enrolment"]))
-        assert len(done) == 39 and "IMTA|2023" not in done
-        assert len(inst.get_materialized_partitions(dg.AssetKey(["staging", "tuition"]))) == 40
-        assert inst.get_latest_materialization_event(dg.AssetKey(["published_warehouse"]))
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+@pytest.mark.builds(2)
 def test_webserver_runs_a_partition_through_graphql(project: Project) -> None:
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 

@@ -1,6 +1,7 @@
 """The faculty dataset and staff mobility, added through the contract: fractions, one
 person's full-time equivalent over a school-year, the population default, pseudonymised
-staff numbers, and a school that sends no faculty export. Unit tests, in milliseconds."""
+staff numbers, and a school that sends no faculty export. Unit tests, in milliseconds. (A
+school onboarded on its own faculty export shape, built: tests/test_onboarding_school.py.)"""
 
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ from imtetl.read.base import ROW
 from imtetl.transform import values
 from imtetl.transform.normalise import RAW, UNIT, normalise
 from imtetl.validate.gate import GateInput, gate_partition
-from tests.conftest import ROOT, Project
-from tests.test_privacy import Personal, _scan_database
+from tests.conftest import ROOT
 
 KEY = b"k" * 32
 
@@ -321,76 +321,3 @@ def _figures(rows: list[dict]) -> dict[tuple[int, str], tuple]:
             Fraction(len(foreign), len(people)), len(new), len(new & foreign), len(abroad),
         )  # fmt: skip
     return figures
-
-
-def test_a_school_onboarded_on_its_own_faculty_export_shape(built_copy: Project) -> None:
-    project = built_copy
-    text, expected = _hr_export(random.Random(14))
-    folder = project.landing / "eurecom"
-    folder.mkdir()
-    (folder / "rh_personnels_2021-2025.csv").write_text(text, encoding="utf-8")
-    stays = [
-        "Matricule;Public;Sens;Programme;Partenaire;Pays;Année;Début;Fin",
-        "EU-00001;Personnel;Sortant;Erasmus+ enseignement;Politecnico di Torino;Italie;2024;"
-        "10/03/2025;14/03/2025",
-        "EU-00002;Personnel;Entrant;Professeur invité;IIT Bombay;Inde;2024;01/04/2025;30/06/2025",
-        "S-1;Étudiant;Sortant;Erasmus+;TU München;Allemagne;2024;01/09/2024;31/01/2025",
-    ]
-    (folder / "mobilite_2024.csv").write_text("\n".join(stays) + "\n", encoding="utf-8")
-    config = YAML.replace('format: {kind: csv, separator: ";", decimal_mark: ","}',
-                          'format: {kind: csv, separator: ";", decimal_mark: ",", '
-                          'date_format: "%d/%m/%Y", header_row: 4, footer_rows: 1}')  # fmt: skip
-    (project.pipelines / "eurecom.yaml").write_text(config, encoding="utf-8")
-
-    result = project.imtetl("build", "--school", "EURECOM")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        mart = conn.execute(
-            "SELECT academic_year, category, headcount, fte, foreign_headcount, foreign_share, "
-            "new_hires, foreign_new_hires, recruited_from_abroad "
-            "FROM marts.international_faculty WHERE school_code = 'EURECOM'"
-        ).fetchall()
-        quarantined = conn.execute(
-            'SELECT row_number, "column", reason FROM audit.quarantine '
-            "WHERE school_code = 'EURECOM' AND dataset = 'faculty' ORDER BY row_number"
-        ).fetchall()
-        staff_stays = conn.execute(
-            "SELECT direction, scheme, sum(stays) FROM marts.staff_mobility "
-            "WHERE school_code = 'EURECOM' GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
-        students = conn.execute(
-            "SELECT sum(stays) FROM marts.mobility_flows WHERE school_code = 'EURECOM'"
-        ).fetchone()
-        other_schools = conn.execute(
-            "SELECT count(DISTINCT school_code) FROM marts.international_faculty"
-        ).fetchone()
-    got = {
-        (year, category): (h, Decimal(str(fte)), f, Fraction(share).limit_denominator(10_000), n,
-                           fn, a)
-        for year, category, h, fte, f, share, n, fn, a in mart
-    }  # fmt: skip
-    assert got == _figures(expected)
-    # the seeded bad rows, each with its reason (rows counted from the file's first data row)
-    reasons = [(c, r.split(" '")[0].split("(")[0].strip()) for _, c, r in quarantined]
-    assert reasons == [
-        ("fte", "fte: not a share from 0 to 1"),
-        ("category", "category: unknown value"),
-        ("fte", "expectation failed: ExpectColumnValuesToBeBetween"),
-        ("fte", "expectation failed: ExpectColumnValuesToBeBetween"),
-    ]
-    assert staff_stays == [
-        ("incoming", "invited_professorship", 1),
-        ("outgoing", "erasmus_staff_teaching", 1),
-    ]
-    assert students == (1,)  # the student's stay stays a student's
-    assert other_schools[0] == 9  # the eight schools of the sample are still there
-    # no staff number, name, e-mail or birth date of the export in the warehouse
-    personal = Personal(
-        ids={f"EU-{n:05d}" for n in range(1, 121)} | {"EU-90001", "EU-90002", "EU-90003"},
-        emails={f"prenom{n}.nom@eurecom.example" for n in range(1, 121)} | {"x@e.example"},
-        births={f"{n % 28 + 1:02d}/03/1980" for n in range(1, 121)}
-        | {f"1980-03-{n % 28 + 1:02d}" for n in range(1, 121)},
-    )
-    personal.names = {f"Nom{n}" for n in range(1, 121)}
-    personal.full_names = {(f"Nom{n}", f"Prénom{n}") for n in range(1, 121)}
-    assert _scan_database(project.warehouse, personal) == []

@@ -217,6 +217,7 @@ def _mutate(case: Case, landing: Path, batch: int) -> None:
     case.operator.apply(landing / case.target.path, case.target.fmt, rng)
 
 
+@pytest.mark.builds(1)
 @pytest.mark.timeout(1800 if EXHAUSTIVE else 300)
 def test_mutation_corpus(
     baseline: dict,
@@ -295,6 +296,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.builds(1)
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("broken", CLI_CASES[: len(CLI_CASES) if EXHAUSTIVE else 1])
 def test_cli_build_names_each_broken_file(

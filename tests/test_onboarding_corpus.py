@@ -59,6 +59,7 @@ def _assert_rows(actual: dict, expected: dict, ratio: str) -> None:
         assert got == {k: v for k, v in want.items() if k != ratio}, key
 
 
+@pytest.mark.builds(1)  # the module's build runs in this test's setup
 def test_every_school_loads_without_a_failed_load(onboarded) -> None:
     project, written = onboarded
     schools = {r[0] for r in _query(project, "SELECT school_code FROM core.dim_school")}

@@ -1,15 +1,16 @@
-"""Build behaviours that operations rely on: onboarding by YAML, a bad file that fails only
-its school, a reader holding the published file open, reruns that replace a school."""
+"""Build behaviours that operations rely on: a bad file that fails only its school, and the
+README's quickstart. (Onboarding a ninth school by YAML: tests/test_onboarding_school.py; a
+reader holding the published file open: tests/test_concurrent_readers.py; reruns that replace
+a school: tests/test_reruns.py.)"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import textwrap
-import time
 
+import dagster as dg
 import duckdb
+import pytest
+from dagster._core.instance.ref import InstanceRef
 
 from tests.conftest import Project
 
@@ -19,38 +20,7 @@ def _count(project: Project, sql: str):
         return conn.execute(sql).fetchall()
 
 
-def test_ninth_school_onboarded_with_one_yaml_file(project: Project) -> None:
-    # A new school on the vendor's TSV export (the format ALBI and ALES use): its exports
-    # arrive in its own folder, and one YAML file is all the code it takes.
-    (project.landing / "eurecom").mkdir()
-    for path in sorted((project.landing / "albi").iterdir()):
-        text = path.read_text(encoding="utf-8").replace("ALBI-", "EUR-").replace("\tAB", "\tEU")
-        (project.landing / "eurecom" / path.name).write_text(text, encoding="utf-8")
-    yaml_text = (project.pipelines / "albi.yaml").read_text(encoding="utf-8")
-    yaml_text = (
-        yaml_text.replace("code: ALBI", "code: EURECOM")
-        .replace("name: IMT Mines Albi", "name: EURECOM")
-        .replace("city: Albi", "city: Biot")
-        .replace("uai: 0811200P", "uai: null")
-        .replace("albi/", "eurecom/")
-    )
-    (project.pipelines / "eurecom.yaml").write_text(yaml_text, encoding="utf-8")
-
-    result = project.imtetl("build")
-    assert result.returncode == 0, result.stderr
-    assert "EURECOM" in result.stdout
-    rows = _count(
-        project,
-        "SELECT count(DISTINCT academic_year), sum(new_entrants) FROM marts.foreign_intake "
-        "WHERE school_code = 'EURECOM'",
-    )
-    assert rows[0][0] == 5 and rows[0][1] > 0
-    assert _count(
-        project, "SELECT school_name FROM core.dim_school WHERE school_code='EURECOM'"
-    ) == [("EURECOM",)]
-    assert _count(project, "SELECT count(DISTINCT school_code) FROM core.fact_enrolment") == [(9,)]
-
-
+@pytest.mark.builds(1)
 def test_bad_file_fails_its_school_only_and_names_it(project: Project) -> None:
     # IMTA's 2023 enrolment export arrives without its programme-code column.
     path = next((project.landing / "imta").glob("inscriptions_2023-*.csv"))
@@ -74,6 +44,14 @@ def test_bad_file_fails_its_school_only_and_names_it(project: Project) -> None:
 
     result = project.imtetl("build")
     assert result.returncode == 1
+    # a permanently failing partition leaves the others materialized (formerly
+    # tests/test_dagster_ops.py's test of its own build)
+    assert "FAILED IMTA enrolment" in result.stderr and "published" in result.stderr
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(project.dagster_home))) as inst:
+        done = inst.get_materialized_partitions(dg.AssetKey(["staging", "enrolment"]))
+        assert len(done) == 39 and "IMTA|2023" not in done
+        assert len(inst.get_materialized_partitions(dg.AssetKey(["staging", "tuition"]))) == 40
+        assert inst.get_latest_materialization_event(dg.AssetKey(["published_warehouse"]))
     assert "IMTA" in result.stderr and path.name in result.stderr
     assert "Code formation" in result.stderr
     assert "MSE" in result.stderr and mse.name in result.stderr and "empty" in result.stderr
@@ -103,82 +81,7 @@ def test_bad_file_fails_its_school_only_and_names_it(project: Project) -> None:
     assert reasons and reasons[0][0] == "Code formation"
 
 
-def test_school_rerun_replaces_only_that_school(built_copy: Project) -> None:
-    project = built_copy  # a whole build, copied
-    before = _count(
-        project, "SELECT school_code, count(*) FROM core.fact_enrolment GROUP BY 1 ORDER BY 1"
-    )
-    result = project.imtetl("build", "--school", "TP")
-    assert result.returncode == 0, result.stderr
-    after = _count(
-        project, "SELECT school_code, count(*) FROM core.fact_enrolment GROUP BY 1 ORDER BY 1"
-    )
-    assert before == after  # no duplicates, nothing lost
-    loads = _count(
-        project,
-        "SELECT DISTINCT school_code FROM audit.loads WHERE run_id = (SELECT run_id FROM "
-        "audit.loads ORDER BY started_at DESC LIMIT 1)",
-    )
-    assert loads == [("TP",)]
-
-
-READER = textwrap.dedent(
-    """
-    import sys, time, duckdb
-    path, stop = sys.argv[1], sys.argv[2]
-    import os
-    conn = duckdb.connect(path, read_only=True)   # held open for the whole build
-    queries = errors = 0
-    while not os.path.exists(stop):
-        try:
-            total = conn.execute("SELECT count(*) FROM core.fact_enrolment").fetchone()[0]
-            marts = conn.execute("SELECT sum(new_entrants) FROM marts.foreign_intake").fetchone()[0]
-            assert total > 0 and marts > 0
-            queries += 1
-        except Exception as exc:
-            errors += 1
-            print("ERROR", exc, flush=True)
-        time.sleep(0.01)
-    print(f"queries={queries} errors={errors}", flush=True)
-    """
-)
-
-
-def test_reader_holding_the_warehouse_never_blocks_a_build(built_copy: Project) -> None:
-    project = built_copy  # a whole build, copied
-    stop = project.home / "stop-reader"
-    reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(project.warehouse), str(stop)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        time.sleep(1.0)
-        # change the inputs so the new state differs: ALBI's 2025 export shrinks to 10 rows
-        path = project.landing / "albi" / "EXPORT_ENROLMENT_2025.tsv"
-        lines = path.read_text(encoding="utf-8").splitlines()
-        path.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
-        started = time.perf_counter()
-        result = project.imtetl("build")
-        elapsed = time.perf_counter() - started
-        assert result.returncode == 0, result.stderr
-        assert (
-            elapsed < 100
-        )  # never waits on the reader's lock (a blocked writer gives up at ~105 s)
-    finally:
-        stop.touch()
-        out, _ = reader.communicate(timeout=30)
-    assert "errors=0" in out, out
-    assert int(out.split("queries=")[1].split()[0]) > 10
-    # a new connection sees the new state
-    rows = _count(
-        project,
-        "SELECT count(*) FROM core.fact_enrolment WHERE school_code='ALBI' "
-        "AND academic_year = 2025",
-    )
-    assert 0 < rows[0][0] <= 10
-
-
+@pytest.mark.builds(2)
 def test_sample_build_offline_cli_quickstart(tmp_path) -> None:
     """The README's first command on a fresh home: the sample is generated, then built."""
     from tests.conftest import make_project

@@ -75,6 +75,7 @@ def _query(env: dict[str, str], sql: str, params: tuple = ()) -> list[tuple]:
         return cursor.fetchall()
 
 
+@pytest.mark.builds(1)
 def test_build_runs_and_events_land_in_postgres_with_retries_on(
     built: Project, tmp_path: Path, pg_env: dict[str, str], monkeypatch
 ) -> None:

@@ -2,15 +2,13 @@
 files beside the published warehouse, `imtetl releases` and `imtetl query --release`.
 
 Unit tests publish small build databases made here (the integrity gate, which wants every
-model of the dbt project, is replaced by a stub); one test runs a real partition build."""
+model of the dbt project, is replaced by a stub); the release of a real partition build is
+checked in tests/test_reruns.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +21,6 @@ from imtetl.publish import release as release_module
 from imtetl.publish.integrity import IntegrityError
 from imtetl.publish.release import publish_release
 from imtetl.publish.releases import (
-    ReleaseNotFound,
     history,
     kept_ids,
     new_release_id,
@@ -32,7 +29,7 @@ from imtetl.publish.releases import (
     resolve,
 )
 from imtetl.settings import Settings
-from tests.conftest import ROOT, SHARED, Project
+from tests.conftest import ROOT
 
 SQL = ROOT / "sql"
 
@@ -259,40 +256,3 @@ def test_the_releases_and_query_commands(small, monkeypatch, capsys) -> None:
     assert cli.main(["query", "--release", ids[1], "ATTACH '/tmp/x.duckdb' AS x"]) == 1
     capsys.readouterr()
     assert _count(release_file(warehouse, ids[1])) == 6
-
-
-def test_a_partition_rerun_keeps_the_earlier_release_readable(built_copy: Project) -> None:
-    """The real pipeline: the session's build is the first release; a partition rerun
-    publishes a second; the first still answers with its own figures."""
-    from tests.faults import mutate
-
-    project = built_copy
-    [first] = history(project.warehouse)
-    before = _count(project.warehouse)
-    mutate(project, "ALBI", 2023, 3)
-    rerun = project.imtetl("build", "--school", "ALBI", "--year", "2023")
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    listed = project.imtetl("releases")
-    assert listed.returncode == 0, listed.stderr
-    second = history(project.warehouse)[0]
-    assert second.previous_release_id == first.release_id
-    assert second.changes["facts"]["core.fact_enrolment"]["school_years"] == ["ALBI 2023"]
-    assert second.run_id and json.loads(json.dumps(second.fact_rows))["core.fact_enrolment"] == (
-        _count(project.warehouse)
-    )
-    assert listed.stdout.startswith("2 releases of")
-    assert "core.fact_enrolment updated for ALBI 2023" in listed.stdout
-    old = project.imtetl(
-        "query", "--release", first.release_id, "--csv", "SELECT count(*) FROM core.fact_enrolment"
-    )
-    assert old.returncode == 0, old.stderr
-    assert int(old.stdout.split()[-1]) == before > _count(project.warehouse)
-    check = project.imtetl("check")
-    assert check.returncode == 0, check.stderr
-    contract = subprocess.run(
-        [sys.executable, str(SHARED / "tools" / "check_warehouse.py"), str(project.warehouse)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert contract.returncode == 0, contract.stdout
-    with pytest.raises(ReleaseNotFound, match="no release 'nope'"):
-        resolve(project.warehouse, "nope")

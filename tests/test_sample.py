@@ -23,8 +23,9 @@ import polars as pl
 import pycountry
 import pytest
 
-from imtetl.sample import SampleSummary, write_sample
+from imtetl.sample import SampleSummary, generator_version, write_sample
 from imtetl.sample.faculty import FACULTY_COLUMNS
+from imtetl.sample.generate import MARKER
 from imtetl.sample.population import ENROLMENT_COLUMNS, FEES_COLUMNS, MOBILITY_COLUMNS
 
 YEARS = range(2021, 2026)
@@ -642,8 +643,9 @@ def test_every_file_of_formats_md_exists(small) -> None:
     out, summary = small
     for path in expected_files(out):
         assert path.is_file(), path
-    on_disk = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    on_disk = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.name != MARKER)
     assert summary.files == on_disk
+    assert (out / MARKER).read_text(encoding="utf-8").startswith(generator_version())
 
 
 def test_rewrites_only_school_folders(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from tests.conftest import ROOT, Project
 PYTHON = Path(os.environ.get("IMTETL_SUPERSET_PYTHON", ROOT / ".venv-superset" / "bin" / "python"))
 
 
+@pytest.mark.builds(2)
 @pytest.mark.superset
 def test_superset_imports_the_dashboard_and_runs_every_chart(
     built: Project, tmp_path: Path

@@ -41,8 +41,13 @@ def _ensure_landing(settings: Settings) -> None:
         return
     if present and is_current(settings.landing):
         return
-    why = "is from another version of the generator" if present else "does not exist yet"
-    print(f"The bundled sample {why}: generating its exports in {settings.landing}")
+    if present:
+        print(
+            "The bundled sample there is from another version of the generator: "
+            f"generating the bundled sample exports again in {settings.landing}"
+        )
+    else:
+        print(f"No landing zone yet: generating the bundled sample exports in {settings.landing}")
     write_sample(settings.landing)
 
 
@@ -112,6 +117,47 @@ def _print_table(rows: list[tuple]) -> None:
     Console(stderr=False).print(table)
 
 
+def _in_own_processes(settings: Settings) -> bool:
+    """Whether runs use the job's executor (steps in processes of their own, or on Celery
+    workers) rather than this process: the DuckLake backend, unless IMTETL_EXECUTOR says
+    in_process."""
+    executor = os.environ.get("IMTETL_EXECUTOR", "").strip()
+    if executor:
+        return executor != "in_process"
+    return settings.backend == "ducklake"
+
+
+def _execute_job(
+    name: str,
+    settings: Settings,
+    instance,
+    *,
+    tags: dict[str, str],
+    run_config: dict,
+):
+    """Run job ``name`` to its end; failures are in the result (never raised). In this
+    process on the DuckDB-file backend (one writer: a step in its own process would only cost
+    2-5 s); with the job's own executor on the DuckLake backend (IMTETL_EXECUTOR, default
+    multiprocess with IMTETL_WRITERS steps at once), which reconstructs the job in each step's
+    process (imtetl.definitions.RECONSTRUCTABLE). Either way the run is in the instance."""
+    import dagster as dg
+
+    from imtetl import definitions
+
+    jobs = definitions.RECONSTRUCTABLE
+    if not _in_own_processes(settings):
+        return jobs[name]().execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False, run_config=run_config
+        )
+    return dg.execute_job(
+        dg.reconstructable(jobs[name]),
+        instance=instance,
+        tags=tags,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     os.chdir(settings.home)  # dagster.yaml's relative storage paths are from the project root
@@ -148,7 +194,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
 
     warnings.filterwarnings("ignore")
-    from imtetl.defs import runs
     from imtetl.defs.partitions import school_year_partitions
     from imtetl.load import dbt
 
@@ -202,12 +247,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
             # fails that run only (fast), and the build below uses what staging holds.
             # Its outcome is summed up at the end (skipped, loaded, from the cache).
             quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-            national = runs.execute(
+            national = _execute_job(
                 "load_national", settings, instance, tags=tags, run_config=quiet
             )
         if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
             results.append(
-                runs.execute(
+                _execute_job(
                     "build_warehouse", settings, instance,
                     tags={**range_tags(*ranges[0]), **tags}, run_config=config,
                 )
@@ -215,7 +260,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         else:  # separate partitions (one year of every school): load each range, publish once
             for first, last in ranges:
                 results.append(
-                    runs.execute(
+                    _execute_job(
                         "load_schools", settings, instance,
                         tags={**range_tags(first, last), **tags}, run_config=config,
                     )
@@ -224,7 +269,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             # A school-year failed and was held back, so its run stopped before publishing:
             # rebuild and publish from staging as it is (the failed rows keep their old state).
             results.append(
-                runs.execute("publish_warehouse", settings, instance, tags=tags, run_config=config)
+                _execute_job("publish_warehouse", settings, instance, tags=tags, run_config=config)
             )
     elapsed = time.perf_counter() - started
     run_ids = [r.run_id for r in ([national] if national else []) + results]
@@ -399,11 +444,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "the next `imtetl build` removes it"
         )
     problems += check_file(settings.warehouse, views=bi_views(settings.sql))
+    return _report_check(problems, str(settings.warehouse))
+
+
+def _report_check(problems: list[str], label: str) -> int:
     for problem in problems:
         print(f"imtetl: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"{settings.warehouse}: every contract table present, every partition whole")
+    print(f"{label}: every contract table present, every partition whole")
     return 0
 
 
@@ -418,12 +467,7 @@ def _check_lake(settings: Settings) -> int:
     except NotPublished as exc:
         print(f"imtetl: {exc}", file=sys.stderr)
         return 2
-    for problem in problems:
-        print(f"imtetl: {problem}", file=sys.stderr)
-    if problems:
-        return 1
-    print(f"{target.label}: every contract table present, every partition whole")
-    return 0
+    return _report_check(problems, target.label)
 
 
 def _cmd_releases(args: argparse.Namespace) -> int:
@@ -592,6 +636,13 @@ def _cmd_dbt_prepare(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     path = dbt.prepare(settings.sql, force=True)
     print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    from imtetl.load.lake import LakeError, ensure_extensions
+
+    try:  # the ducklake extra: its extensions installed for every DuckDB session here
+        ensure_extensions()
+        print("installed the DuckDB extensions ducklake and postgres from their wheels")
+    except LakeError:
+        pass  # no ducklake extra: the DuckDB-file backend only
     return 0
 
 

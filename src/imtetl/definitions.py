@@ -52,3 +52,28 @@ defs = dg.Definitions(
     # at once), or Celery workers on several.
     executor=executor_for_env(),
 )
+
+
+# One module-level function per job, for runs whose steps run in processes of their own
+# (imtetl.cli._execute_job): what dg.reconstructable records, so that each step process
+# loads the job.
+def build_warehouse_job() -> dg.JobDefinition:
+    return defs.resolve_job_def("build_warehouse")
+
+
+def load_schools_job() -> dg.JobDefinition:
+    return defs.resolve_job_def("load_schools")
+
+
+def publish_warehouse_job() -> dg.JobDefinition:
+    return defs.resolve_job_def("publish_warehouse")
+
+
+def load_national_job() -> dg.JobDefinition:
+    return defs.resolve_job_def("load_national")
+
+
+RECONSTRUCTABLE = {
+    f.__name__.removesuffix("_job"): f
+    for f in (build_warehouse_job, load_schools_job, publish_warehouse_job, load_national_job)
+}

@@ -16,7 +16,7 @@
 The broker's URL may hold a password: the executor is configured with references to the
 variables (resolved in the run's process), never with their values.
 
-``imtetl build`` uses the same executor (imtetl.defs.runs), except ``in_process``, which it
+``imtetl build`` uses the same executor (imtetl.cli._execute_job), except ``in_process``, which it
 runs in its own process; so do runs launched by the webserver, the daemon (schedules,
 sensors, retries) and ``dagster job execute``.
 """
@@ -36,7 +36,8 @@ CATALOG_ENV = "IMTETL_CATALOG"
 EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_WRITERS = 2
 #: What the forkserver imports once for every step process (the jobs of ``imtetl build`` are
-#: defined in imtetl.defs.runs, which imports none of these itself).
+#: reconstructed from imtetl.definitions, but the forkserver would preload only the module
+#: of the function reconstructed otherwise).
 PRELOAD = ("imtetl.definitions", "great_expectations", "dbt.cli.main")
 
 

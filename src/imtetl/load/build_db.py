@@ -97,7 +97,7 @@ def _connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
                 conn.execute(f"INSERT INTO {_DDL_TABLE} VALUES (?, now())", [digest])
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                lake.rollback(conn)
                 raise
 
         try:

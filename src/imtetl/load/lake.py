@@ -35,7 +35,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -187,21 +187,24 @@ def catalog_errors(catalog: Catalog, doing: str, *, transient: bool = False) -> 
         ) from None
 
 
+def wheel_extension(name: str, extra: str) -> Path:
+    """The file of DuckDB extension ``name`` in its PyPI wheel (``duckdb-extension-<name>``,
+    installed by the project's ``extra``); LakeError saying what to install otherwise."""
+    try:
+        package = import_module(f"duckdb_extension_{name}")
+    except ImportError as exc:
+        raise LakeError(
+            f"the DuckDB extension {name} is not installed: pip install '.[{extra}]'"
+        ) from exc
+    found = sorted(Path(package.__file__).parent.rglob(f"{name}.duckdb_extension"))
+    if not found:
+        raise LakeError(f"duckdb-extension-{name} ships no {name}.duckdb_extension")
+    return found[-1]
+
+
 def extension_files() -> dict[str, Path]:
     """The ducklake and postgres extension files of their PyPI wheels."""
-    files = {}
-    for name, _ in _EXTENSIONS:
-        try:
-            package = import_module(f"duckdb_extension_{name}")
-        except ImportError as exc:
-            raise LakeError(
-                f"the DuckDB extension {name} is not installed: pip install '.[ducklake]'"
-            ) from exc
-        found = sorted(Path(package.__file__).parent.rglob(f"{name}.duckdb_extension"))
-        if not found:
-            raise LakeError(f"duckdb-extension-{name} ships no {name}.duckdb_extension")
-        files[name] = found[-1]
-    return files
+    return {name: wheel_extension(name, "ducklake") for name, _ in _EXTENSIONS}
 
 
 _INSTALLED: set[str] = set()
@@ -346,6 +349,13 @@ def retry(
                 on_retry(attempt, exc)
             time.sleep(min(5.0, 0.2 * 2 ** (attempt - 1)) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if any: a COMMIT that failed (a conflict) has already
+    rolled it back, and the error to raise is that one, not ROLLBACK's."""
+    with suppress(duckdb.TransactionException):
+        conn.execute("ROLLBACK")
 
 
 def current_snapshot(conn: duckdb.DuckDBPyConnection, alias: str = ALIAS) -> int:

@@ -103,6 +103,13 @@ class LoadReport:
 
 _T = TypeVar("_T")
 
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK, unless a failed COMMIT already rolled the transaction back."""
+    with contextlib.suppress(duckdb.TransactionException):
+        conn.execute("ROLLBACK")
+
+
 #: Rows staged between two commits (see stage_partitions).
 COMMIT_ROWS = 2_000_000
 
@@ -287,7 +294,7 @@ def _stage_each(
                 result = action()
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return result
 

@@ -112,7 +112,7 @@ def publish_snapshot(
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            lake.rollback(conn)
             raise
         actual = release_snapshots(conn).get(row.release_id)
         if actual is not None and actual != snapshot:

@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 import time
-from importlib import import_module
 from pathlib import Path
 
 import duckdb
@@ -32,19 +31,12 @@ class ServeError(RuntimeError):
 
 def extension_paths() -> list[Path]:
     """quack and httpfs (both sides of Quack need httpfs) from their PyPI wheels."""
-    paths = []
-    for name in ("httpfs", "quack"):
-        try:
-            package = import_module(f"duckdb_extension_{name}")
-        except ImportError as exc:
-            raise ServeError(
-                f"the DuckDB extension {name} is not installed: pip install '.[serve]'"
-            ) from exc
-        found = sorted(Path(package.__file__).parent.rglob(f"{name}.duckdb_extension"))
-        if not found:
-            raise ServeError(f"duckdb-extension-{name} ships no {name}.duckdb_extension")
-        paths.append(found[-1])
-    return paths
+    from imtetl.load.lake import LakeError, wheel_extension
+
+    try:
+        return [wheel_extension(name, "serve") for name in ("httpfs", "quack")]
+    except LakeError as exc:
+        raise ServeError(str(exc)) from exc
 
 
 def _quote(text: str) -> str:

@@ -57,11 +57,24 @@ settings.load_profile(
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # PostgreSQL for the DuckLake, Celery and Dagster-storage tests: started once, by the
+    # controller (xdist's workers inherit IMTETL_TEST_POSTGRES_URL), where Debian's binaries
+    # exist and no server is given (tests/servers.py)
+    if not hasattr(config, "workerinput"):
+        from tests.servers import start_postgres
+
+        config._imtetl_postgres = start_postgres()
     config.addinivalue_line(
         "markers",
         "builds(n): the test runs n whole builds or comparable subprocess runs (its file is "
         "scheduled by the sum, heaviest first)",
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = getattr(config, "_imtetl_postgres", None)
+    if server is not None:
+        server.stop()
 
 
 def _weight(item: pytest.Item) -> int:

@@ -1,5 +1,5 @@
 """The Celery executor on real servers: Debian's redis-server on 127.0.0.1 as broker and result
-backend, two Celery workers (`celery -A imtetl.defs.celery_app worker`, one step at a time
+backend, two Celery workers (`celery -A imtetl.celery_app worker`, one step at a time
 each) sharing one Dagster instance (SQLite storage under a temporary DAGSTER_HOME), and the
 ``build_warehouse`` job of ``imtetl.definitions`` over every school and year of the sample,
 launched as `dagster job execute` with ``IMTETL_EXECUTOR=celery``. The run must succeed with
@@ -31,6 +31,7 @@ import pytest
 
 from tests.conftest import SHARED, Project
 from tests.faults import EXHAUSTIVE
+from tests.servers import EXTRAS_HINT, POSTGRES_HINT
 
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
@@ -69,8 +70,8 @@ def warehouse_backend(request, tmp_path: Path) -> Iterator[Backend]:
         return
     url = os.environ.get("IMTETL_TEST_POSTGRES_URL", "")
     if not url:
-        pytest.skip("no PostgreSQL for the DuckLake backend: IMTETL_TEST_POSTGRES_URL")
-    pytest.importorskip("duckdb_extension_ducklake", reason="the ducklake extra is not installed")
+        pytest.skip(POSTGRES_HINT)
+    pytest.importorskip("duckdb_extension_ducklake", reason=EXTRAS_HINT)
     import uuid
     from urllib.parse import urlsplit, urlunsplit
 
@@ -119,7 +120,7 @@ def _stop(process: subprocess.Popen, grace: float = 20) -> None:
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A redis-server of this test only: 127.0.0.1, a free port, nothing persisted."""
-    redis = pytest.importorskip("redis", reason="the cluster extra is not installed")
+    redis = pytest.importorskip("redis", reason=EXTRAS_HINT)
     port = _free_port()
     work = tmp_path / "redis"
     work.mkdir()
@@ -151,7 +152,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 def cluster_env(project: Project, redis_url: str, warehouse_backend: Backend) -> dict[str, str]:
     """The environment of the run and of every worker: the project, the shared instance
     (DAGSTER_HOME), the Celery executor on the test's redis, the backend's variables."""
-    pytest.importorskip("dagster_celery", reason="the cluster extra is not installed")
+    pytest.importorskip("dagster_celery", reason=EXTRAS_HINT)
     return project.env(
         IMTETL_EXECUTOR="celery",
         IMTETL_CELERY_BROKER=redis_url,
@@ -167,7 +168,7 @@ def workers(project: Project, cluster_env: dict[str, str], tmp_path: Path) -> It
     try:
         for name in WORKERS:
             command = [
-                sys.executable, "-m", "celery", "-A", "imtetl.defs.celery_app", "worker",
+                sys.executable, "-m", "celery", "-A", "imtetl.celery_app", "worker",
                 "-Q", "dagster", "-n", f"{name}@%h", "--concurrency", "1",
                 "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
                 "-l", "INFO", "-f", str(logs[name]),

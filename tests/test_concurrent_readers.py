@@ -26,6 +26,7 @@ import pytest
 
 from tests.conftest import Project
 from tests.faults import EXHAUSTIVE, MUTABLE, YEARS, mutate
+from tests.servers import EXTRAS_HINT
 
 BUILDS = 10 if EXHAUSTIVE else 1
 SEED = 20260908
@@ -296,5 +297,5 @@ def test_readers_and_the_server_through_builds_see_only_whole_published_states(
 
     print(f"\n1 whole and {BUILDS} partition builds, all succeeded; " + "; ".join(summary))
     if server is None:
-        pytest.skip("readers checked; `imtetl serve` not: the serve extra is not installed")
+        pytest.skip(f"readers checked; `imtetl serve` not: {EXTRAS_HINT}")
     assert SERVE_TOKEN not in server_out  # the token is never echoed

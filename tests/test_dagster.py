@@ -83,6 +83,9 @@ def test_materialize_one_school_in_process(project: Project, monkeypatch) -> Non
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
     staging = [a for a in assets if a.partitions_def and a.key.path[0] == "staging"]
     with dg.instance_for_test() as instance:
+        # the automation condition sensor's first tick on an empty project: nothing to do
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0
         result = dg.materialize(
             staging,
             partition_key="MSE|2024",
@@ -98,12 +101,27 @@ def test_materialize_one_school_in_process(project: Project, monkeypatch) -> Non
         assert "preview" in metadata
         checks = result.get_asset_check_evaluations()
         assert checks and all(c.passed for c in checks)
-        # every unpartitioned asset but the ministry's portal (tests/test_national.py)
+        # Declarative automation (defs/automation.py): the new staging partition requests every
+        # unpartitioned asset downstream (the models, the publish and its documents) but
+        # not the dimensions that new staging rows leave as they were.
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        requested = {
+            key for key in defs.resolve_asset_graph().get_all_asset_keys()
+            if tick.get_num_requested(key)
+        }  # fmt: skip
         rest = [
             a for a in assets if not a.partitions_def and a.node_def.name != "national_reference"
         ]
+        graph = defs.resolve_asset_graph()
+        downstream = dg.AssetSelection.assets(*(a.key for a in staging)).downstream()
+        expected = downstream.resolve(graph) - {a.key for a in staging}
+        assert dg.AssetKey(["published_warehouse"]) in expected
+        assert requested == expected, requested ^ expected
+        # what the automation condition sensor would run, and then run
         result = dg.materialize(rest, resources={"warehouse": resource}, instance=instance)
         assert result.success
+        again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert again.total_requested == 0  # handled: no second publish
     with duckdb.connect(str(project.warehouse), read_only=True) as conn:
         schools = conn.execute("SELECT DISTINCT school_code FROM core.fact_enrolment").fetchall()
     assert schools == [("MSE",)]

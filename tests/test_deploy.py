@@ -43,7 +43,7 @@ def test_services() -> None:
     assert "code-server start -m imtetl.definitions" in _command("code-server")
     assert _command("webserver").startswith("dagster-webserver")
     assert _command("daemon").startswith("dagster-daemon run")
-    assert _command("worker").startswith("celery -A imtetl.defs.celery_app worker -Q dagster")
+    assert _command("worker").startswith("celery -A imtetl.celery_app worker -Q dagster")
     assert int(SERVICES["worker"]["deploy"]["replicas"].split(":-")[1].rstrip("}")) >= 2
     # one image, built by deploy/Dockerfile with the extras it needs
     for name in IMTETL_SERVICES:
@@ -143,3 +143,19 @@ def test_extras_pin_the_dagster_family_together() -> None:
 @pytest.mark.parametrize("path", ["docker-compose.yml", "workspace.yaml", "dagster.postgres.yaml"])
 def test_yaml_parses(path: str) -> None:
     assert yaml.safe_load((DEPLOY / path).read_text(encoding="utf-8"))
+
+
+def test_ci_runs_the_readme_quick_start_verbatim() -> None:
+    """The newcomer runs what CI runs: each command of the README's quick start is a line of
+    .ci/run, in the same order, and .ci/run runs no other Python command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert (
+        len(commands) == 2 and "'.[all]'" in commands[0] and "UV_COMPILE_BYTECODE=1" in commands[0]
+    )
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    positions = [ci.index(command) for command in commands]
+    assert positions == sorted(positions)
+    others = [line for line in ci if ".venv/bin/" in line and line not in commands]
+    assert others == [], others

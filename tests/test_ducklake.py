@@ -30,12 +30,12 @@ from imtetl.load import lake
 from imtetl.settings import Settings
 from tests.conftest import ROOT, SHARED, Project, make_project
 from tests.faults import mutate
+from tests.servers import EXTRAS_HINT, POSTGRES_HINT
 
 URL = os.environ.get("IMTETL_TEST_POSTGRES_URL", "")
 needs_postgres = pytest.mark.skipif(
     not URL,
-    reason="no PostgreSQL: set IMTETL_TEST_POSTGRES_URL (.ci/postgres.sh starts Debian's "
-    "PostgreSQL on 127.0.0.1 and prints it)",
+    reason=POSTGRES_HINT,
 )
 SECRET = "s3cr3t-Pa55word-never-printed"
 
@@ -122,7 +122,7 @@ def test_transient_failures_are_retried_then_raised(monkeypatch) -> None:
 
 
 def _admin():
-    psycopg2 = pytest.importorskip("psycopg2", reason="the ducklake extra is not installed")
+    psycopg2 = pytest.importorskip("psycopg2", reason=EXTRAS_HINT)
     conn = psycopg2.connect(URL)
     conn.autocommit = True
     return conn
@@ -191,8 +191,8 @@ def _releases(project: LakeProject) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def lake_project(tmp_path_factory, small_landing: Path) -> Iterator[LakeProject]:
     if not URL:
-        pytest.skip("no PostgreSQL: set IMTETL_TEST_POSTGRES_URL")
-    pytest.importorskip("duckdb_extension_ducklake", reason="the ducklake extra is not installed")
+        pytest.skip(POSTGRES_HINT)
+    pytest.importorskip("duckdb_extension_ducklake", reason=EXTRAS_HINT)
     import shutil
 
     admin = _admin()
@@ -307,7 +307,7 @@ def test_readers_tools_work_on_the_lake(lake_project: LakeProject) -> None:
 def test_serve_gives_remote_clients_the_published_release(lake_project: LakeProject) -> None:
     """`imtetl serve` on the lake: a remote client (ADBC over Quack, with the token) reads the
     bi views of the newest release."""
-    pytest.importorskip("duckdb_extension_quack", reason="the serve extra is not installed")
+    pytest.importorskip("duckdb_extension_quack", reason=EXTRAS_HINT)
     quack = pytest.importorskip("adbc_driver_quack.dbapi", reason="the serve extra is missing")
     import socket
 

@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from imtetl.defs.executors import ExecutorConfigError, executor_for_env, executor_name
+from tests.servers import EXTRAS_HINT
 
 CATALOG = "postgres:dbname=imtetl_lake host=127.0.0.1"
 BROKER = "redis://127.0.0.1:6379/0"
@@ -68,7 +69,7 @@ def test_celery_needs_dagster_celery(monkeypatch) -> None:
 
 
 def test_celery_reads_broker_and_backend_from_the_environment(monkeypatch) -> None:
-    pytest.importorskip("dagster_celery", reason="the cluster extra is not installed")
+    pytest.importorskip("dagster_celery", reason=EXTRAS_HINT)
     secret = "redis://:s3cret@127.0.0.1:6379/0"
     monkeypatch.setenv("IMTETL_CELERY_BROKER", secret)
     monkeypatch.delenv("IMTETL_CELERY_BACKEND", raising=False)

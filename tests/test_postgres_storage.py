@@ -23,20 +23,20 @@ import pytest
 
 from tests.conftest import ROOT, Project
 from tests.faults import EXHAUSTIVE, copy_built
+from tests.servers import EXTRAS_HINT, POSTGRES_HINT
 
 URL = os.environ.get("IMTETL_TEST_POSTGRES_URL", "")
 pytestmark = pytest.mark.skipif(
     not URL,
-    reason="no PostgreSQL: set IMTETL_TEST_POSTGRES_URL (.ci/postgres.sh starts Debian's "
-    "PostgreSQL on 127.0.0.1 and prints it)",
+    reason=POSTGRES_HINT,
 )
 
 
 @pytest.fixture
 def pg_env() -> Iterator[dict[str, str]]:
     """DAGSTER_PG_* variables of a fresh database on the test server."""
-    psycopg2 = pytest.importorskip("psycopg2", reason="the postgres extra is not installed")
-    pytest.importorskip("dagster_postgres", reason="the postgres extra is not installed")
+    psycopg2 = pytest.importorskip("psycopg2", reason=EXTRAS_HINT)
+    pytest.importorskip("dagster_postgres", reason=EXTRAS_HINT)
     url = urlsplit(URL)
     db = f"imtetl_test_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(URL)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Project
+from tests.servers import EXTRAS_HINT
 
-pytest.importorskip("duckdb_extension_quack", reason="the serve extra is not installed")
-pytest.importorskip("adbc_driver_quack.dbapi", reason="the serve extra is not installed")
+pytest.importorskip("duckdb_extension_quack", reason=EXTRAS_HINT)
+pytest.importorskip("adbc_driver_quack.dbapi", reason=EXTRAS_HINT)
 
 
 def test_serve_needs_a_token(project: Project) -> None:

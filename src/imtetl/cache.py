@@ -13,7 +13,9 @@ from typing import Any
 
 
 def cache_dir() -> Path:
-    if value := os.environ.get("IMTETL_CACHE_DIR"):
+    from imtetl.settings import environment
+
+    if value := environment().cache_dir:
         return Path(value)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imtetl"
 

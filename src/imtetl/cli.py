@@ -52,54 +52,16 @@ def _ensure_landing(settings: Settings) -> None:
 
 
 def dagster_instance(settings: Settings):
-    """The project's Dagster instance (root dagster.yaml), or $DAGSTER_HOME's when set."""
+    """The project's Dagster instance: ``$DAGSTER_HOME``'s, else the project root's
+    ``dagster.yaml`` (the one `dagster dev` run from the root uses), through the public
+    ``DagsterInstance.get()``: DAGSTER_HOME is set to the root for this process and the step
+    processes it starts."""
     from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
 
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    base = settings.home / ".dagster"
-    base.mkdir(parents=True, exist_ok=True)
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(base), config_dir=str(settings.home)))
-
-
-def _summary(
-    settings: Settings, run_ids: list[str]
-) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    """This run's loads by school and dataset, its failures, and the missing deliveries."""
-    import duckdb
-
-    if settings.backend == "ducklake":
-        from imtetl.load import lake
-
-        opened = contextlib.closing(lake.connect(settings, read_only=True))
-    elif not settings.build_db.exists():
-        return [], [], []
-    else:
-        opened = duckdb.connect(str(settings.build_db), read_only=True)
-    with opened as conn:
-        table = conn.execute(
-            "SELECT school_code, dataset, count(DISTINCT source_file) AS files, sum(rows_read), "
-            "sum(rows_loaded), sum(rows_quarantined), "
-            "count(DISTINCT source_file) FILTER (status = 'failed') "
-            "FROM audit.loads WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY ALL",
-            [run_ids],
-        ).fetchall()
-        failures = conn.execute(
-            "SELECT DISTINCT school_code, dataset, error FROM audit.loads "
-            "WHERE list_contains(?, run_id) AND status = 'failed' ORDER BY ALL",
-            [run_ids],
-        ).fetchall()
-        missing = []
-        if conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'audit' AND table_name = 'deliveries'"
-        ).fetchone()[0]:
-            missing = conn.execute(
-                "SELECT school_code, dataset, academic_year FROM audit.deliveries "
-                "WHERE expected AND NOT received ORDER BY ALL"
-            ).fetchall()
-    return table, failures, missing
+    if not os.environ.get("DAGSTER_HOME"):
+        (settings.home / ".dagster").mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(settings.home)
+    return DagsterInstance.get()
 
 
 def _print_table(rows: list[tuple]) -> None:
@@ -161,10 +123,10 @@ def _execute_job(
 def _cmd_build(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     os.chdir(settings.home)  # dagster.yaml's relative storage paths are from the project root
-    from imtetl.pipeline_config import ConfigError, load_pipelines
+    from imtetl.pipeline_config import ConfigError, cached_pipelines
 
     try:
-        schools = list(load_pipelines(settings.pipelines))
+        schools = list(cached_pipelines(settings.pipelines))
     except ConfigError as exc:
         print(f"imtetl: {exc}", file=sys.stderr)
         return 2
@@ -194,9 +156,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
 
     warnings.filterwarnings("ignore")
-    from imtetl.defs.partitions import school_year_partitions
+    from imtetl.defs.build import partition_ranges, run_build
     from imtetl.load import dbt
 
+    if not partition_ranges(args.school, args.year):
+        print(f"imtetl: year {args.year} is not among {settings.years}", file=sys.stderr)
+        return 2
     if settings.backend == "ducklake":
         # the catalog reachable (else one clear error now, naming it, not one per step) and
         # the lake's tables there before concurrent steps start
@@ -209,71 +174,36 @@ def _cmd_build(args: argparse.Namespace) -> int:
             print(f"imtetl: {exc}", file=sys.stderr)
             return 1
     dbt.warm_up(settings)  # dbt loads while the schools do
-    from imtetl.defs.recovery import fail_abandoned_runs, process_tags
-    from imtetl.defs.schedules import range_tags
+    from imtetl.publish.published import describe
 
-    all_keys = school_year_partitions.get_partition_keys()
-    wanted = [
-        key
-        for key in all_keys
-        if (not args.school or key.split("|")[0] == args.school)
-        and (not args.year or key.split("|")[1] == str(args.year))
-    ]
-    if not wanted:
-        print(f"imtetl: year {args.year} is not among {settings.years}", file=sys.stderr)
-        return 2
-    ranges = _contiguous(all_keys, wanted)
     label = " ".join(
         part
         for part in (args.school or f"all {len(schools)} schools", args.year and str(args.year))
         if part
     )
-    from imtetl.publish.published import describe
-
     print(f"Building the warehouse for {label} → {describe(settings)}", file=sys.stderr)
     started = time.perf_counter()
-    config = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
-    tags = process_tags()
-    results = []
-    national = None
     with dagster_instance(settings) as instance:
-        for run_id in fail_abandoned_runs(instance):
-            print(
-                f"Run {run_id[:8]} was left running by a killed imtetl build: marked failed",
-                file=sys.stderr,
-            )
-        if not args.school and not args.year:
-            # The ministry's national data first, in a run of its own: an unreachable portal
-            # fails that run only (fast), and the build below uses what staging holds.
-            # Its outcome is summed up at the end (skipped, loaded, from the cache).
-            quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-            national = _execute_job(
-                "load_national", settings, instance, tags=tags, run_config=quiet
-            )
-        if len(ranges) == 1:  # the usual case: one run loads, rebuilds and publishes
-            results.append(
-                _execute_job(
-                    "build_warehouse", settings, instance,
-                    tags={**range_tags(*ranges[0]), **tags}, run_config=config,
-                )
-            )  # fmt: skip
-        else:  # separate partitions (one year of every school): load each range, publish once
-            for first, last in ranges:
-                results.append(
-                    _execute_job(
-                        "load_schools", settings, instance,
-                        tags={**range_tags(first, last), **tags}, run_config=config,
-                    )
-                )  # fmt: skip
-        if not _published(results[-1]) and not _step_failures(results):
-            # A school-year failed and was held back, so its run stopped before publishing:
-            # rebuild and publish from staging as it is (the failed rows keep their old state).
-            results.append(
-                _execute_job("publish_warehouse", settings, instance, tags=tags, run_config=config)
-            )
+
+        def execute(name: str, tags: dict, run_config: dict):
+            return _execute_job(name, settings, instance, tags=tags, run_config=run_config)
+
+        outcome = run_build(execute, instance, school=args.school, year=args.year)
     elapsed = time.perf_counter() - started
-    run_ids = [r.run_id for r in ([national] if national else []) + results]
-    table, failures, missing = _summary(settings, run_ids)
+    return _render_build(settings, outcome, elapsed)
+
+
+def _render_build(settings: Settings, outcome, elapsed: float) -> int:
+    """The build's table, warnings and failures; its exit code."""
+    from imtetl.defs.build import loads_summary
+    from imtetl.publish.published import describe
+
+    for run_id in outcome.abandoned:
+        print(
+            f"Run {run_id[:8]} was left running by a killed imtetl build: marked failed",
+            file=sys.stderr,
+        )
+    table, failures, missing = loads_summary(settings, outcome.run_ids)
     _print_table(table)
     for school, dataset, year in missing:
         print(
@@ -283,92 +213,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
     for school, dataset, error in failures:
         print(f"FAILED {school} {dataset}: {error}", file=sys.stderr)
-    national_failed = _report_national(settings, national) if national else False
-    step_failures = _step_failures(results)
-    for step_key, message in step_failures:
+    lines, national_failed = outcome.national_lines()
+    for line in lines:
+        print(line, file=sys.stderr)
+    for step_key, message in outcome.step_failures:
         print(f"FAILED step {step_key}: {message}", file=sys.stderr)
-    published = _published(results[-1])
-    status = "published" if published else "NOT published"
-    run_list = ", ".join(r.run_id[:8] for r in results)
+    status = "published" if outcome.published else "NOT published"
+    run_list = ", ".join(r.run_id[:8] for r in outcome.runs)
     print(f"{status}: {describe(settings)} (runs {run_list}, {elapsed:.1f}s)", file=sys.stderr)
-    if failures or step_failures or national_failed or not published:
+    if failures or outcome.step_failures or national_failed or not outcome.published:
         failed = sorted({school for school, _, _ in failures})
         if failed:
             print(f"imtetl: failed schools: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
-
-
-def _report_national(settings: Settings, result) -> bool:
-    """Say what happened to the national data; True when it failed for a reason other than
-    an unreachable portal (that one is expected offline: the assets are *skipped*)."""
-    from dagster import DagsterEventType
-
-    from imtetl.defs.assets.national import NATIONAL_KEYS, PORTAL_FAILURE
-
-    names = ", ".join(key.to_user_string() for key in NATIONAL_KEYS)
-    failed = False
-    for event in result.all_events:
-        if event.event_type != DagsterEventType.STEP_FAILURE:
-            continue
-        data = event.step_failure_data
-        user = data.user_failure_data
-        kind = user.metadata.get(PORTAL_FAILURE) if user else None
-        message = user.description if user else _step_failures([result])[0][1]
-        if kind is not None and kind.value == "unavailable":
-            print(f"skipped {names}: {message}", file=sys.stderr)
-        else:
-            print(f"FAILED {names}: {message}", file=sys.stderr)
-            failed = True
-    for materialization in result.asset_materializations_for_node("national_reference"):
-        meta = {key: value.value for key, value in materialization.metadata.items()}
-        what = "unchanged since its last load" if meta["unchanged"] else "loaded"
-        print(
-            f"{materialization.asset_key.to_user_string()}: {meta['rows_read']:,} rows from the "
-            f"{'cached copy' if meta['origin'] == 'cache' else 'portal'}, {what} "
-            f"(sha256 {meta['sha256'][:12]}…, {meta['rows_quarantined']} quarantined)",
-            file=sys.stderr,
-        )
-        if "note" in meta:
-            print(f"note: {meta['note']}", file=sys.stderr)
-    return failed
-
-
-def _contiguous(ordered: list[str], wanted: list[str]) -> list[tuple[str, str]]:
-    """Group partition keys into ranges of consecutive keys (one run each)."""
-    position = {key: i for i, key in enumerate(ordered)}
-    ranges: list[list[str]] = []
-    for key in wanted:
-        if ranges and position[key] == position[ranges[-1][1]] + 1:
-            ranges[-1][1] = key
-        else:
-            ranges.append([key, key])
-    return [(first, last) for first, last in ranges]
-
-
-def _published(result) -> bool:
-    from dagster import DagsterEventType
-
-    return any(
-        event.event_type == DagsterEventType.STEP_SUCCESS
-        and event.step_key == "published_warehouse"
-        for event in result.all_events
-    )
-
-
-def _step_failures(results) -> list[tuple[str, str]]:
-    from dagster import DagsterEventType
-
-    failures = []
-    for result in results:
-        for event in result.all_events:
-            if event.event_type != DagsterEventType.STEP_FAILURE:
-                continue
-            error = event.step_failure_data.error
-            while error is not None and error.cause is not None:
-                error = error.cause  # the user code's exception, not Dagster's wrapper
-            failures.append((event.step_key, error.message.strip() if error else "unknown"))
-    return failures
 
 
 #: A reason without the offending value, so that rows of one kind group together.

@@ -12,8 +12,10 @@ import codecs
 import difflib
 import encodings.aliases
 import fnmatch
+import hashlib
 import re
 import string
+import threading
 import unicodedata
 import urllib.parse
 from pathlib import Path, PurePosixPath
@@ -533,11 +535,15 @@ def load_pipeline(path: Path) -> SchoolPipeline:
         raise ConfigError(f"{path.name}: {_describe(exc)}") from exc
 
 
+def _config_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+
+
 def load_pipelines(folder: Path) -> dict[str, SchoolPipeline]:
     """All schools, keyed by school code, in code order; duplicate codes are an error."""
     schools: dict[str, SchoolPipeline] = {}
     origin: dict[str, str] = {}
-    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+    for path in _config_files(folder):
         pipeline = load_pipeline(path)
         code = pipeline.school.code
         if code in schools:
@@ -547,3 +553,37 @@ def load_pipelines(folder: Path) -> dict[str, SchoolPipeline]:
     if not schools:
         raise ConfigError(f"no pipelines/*.yaml found in {folder}")
     return dict(sorted(schools.items()))
+
+
+#: folder -> (digest of its config files, their pipelines): see :func:`cached_pipelines`
+_PARSED: dict[Path, tuple[str, dict[str, SchoolPipeline]]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _digest(folder: Path) -> str:
+    """The names and contents of the folder's config files (reading them is cheap next to
+    parsing and validating them)."""
+    digest = hashlib.sha256()
+    for path in _config_files(folder):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            content = b"\0unreadable"  # load_pipelines then says why
+        digest.update(f"{path.name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def cached_pipelines(folder: Path) -> dict[str, SchoolPipeline]:
+    """:func:`load_pipelines`, parsed once per folder and contents: parsed again only when a
+    file is added, removed or changed. Returns a new dict each time (of frozen models), so a
+    caller may change it; a folder that fails to load is not cached (it fails each time)."""
+    folder = Path(folder).resolve()
+    digest = _digest(folder)
+    with _PARSED_LOCK:
+        cached = _PARSED.get(folder)
+    if cached is None or cached[0] != digest:
+        cached = (digest, load_pipelines(folder))
+        with _PARSED_LOCK:
+            _PARSED[folder] = cached
+    return dict(cached[1])

@@ -11,7 +11,7 @@
 - ``celery``: each step a task on the Celery workers of ``IMTETL_CELERY_BROKER`` (e.g.
   ``redis://127.0.0.1:6379/0``), results in ``IMTETL_CELERY_BACKEND`` (default: the broker).
   Needs the ``cluster`` extra (dagster-celery, redis); workers run
-  ``celery -A imtetl.defs.celery_app worker -Q dagster`` (deploy/README.md).
+  ``celery -A imtetl.celery_app worker -Q dagster`` (deploy/README.md).
 
 The broker's URL may hold a password: the executor is configured with references to the
 variables (resolved in the run's process), never with their values.
@@ -114,3 +114,13 @@ def _celery_executor(env: Mapping[str, str]) -> dg.ExecutorDefinition:
     return celery_executor.configured(
         {"broker": {"env": BROKER_ENV}, "backend": {"env": backend}}, name="celery"
     )
+
+
+@dg.definitions
+def executor() -> dg.Definitions:
+    """The executor the environment chooses, for `dg.load_from_defs_folder`. By default one
+    process with the DuckDB build database: a step in its own process costs 2-5 s here, and
+    the file admits one writer at a time anyway. With the DuckLake catalog (IMTETL_CATALOG)
+    partitions commit on their own, so steps run concurrently: processes of one machine
+    (IMTETL_WRITERS at once), or Celery workers on several."""
+    return dg.Definitions(executor=executor_for_env())

@@ -50,3 +50,9 @@ def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
         handler.setFormatter(_ProgressFormatter())
         logger.addHandler(handler)
     return logger
+
+
+@dg.definitions
+def loggers() -> dg.Definitions:
+    """The console logger, for `dg.load_from_defs_folder` (imtetl.definitions)."""
+    return dg.Definitions(loggers={"console": progress_logger})

@@ -2,15 +2,16 @@
 files (adding one adds a row), years come from IMTETL_YEARS (default 2021-2025).
 
 The school configs are read here, once, when the code location loads; the other definition
-modules (landing assets, schedules) take them from here."""
+modules (landing assets, schedules) take them from here (and the resource, from the same
+parse while the files are unchanged: imtetl.pipeline_config.cached_pipelines)."""
 
 import dagster as dg
 
-from imtetl.pipeline_config import load_pipelines
+from imtetl.pipeline_config import cached_pipelines
 from imtetl.settings import Settings
 
 SETTINGS = Settings.from_env()
-PIPELINES = load_pipelines(SETTINGS.pipelines)
+PIPELINES = cached_pipelines(SETTINGS.pipelines)
 
 
 def school_codes() -> list[str]:

@@ -1,15 +1,18 @@
 """The one resource every asset uses: where the landing zone, build database and published
 warehouse are (from the environment, see imtetl.settings), and the pseudonym key."""
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from imtetl.load import connect_build_db
 from imtetl.load.build_db import build_lock
-from imtetl.pipeline_config import SchoolPipeline, load_pipelines
+from imtetl.pipeline_config import SchoolPipeline, cached_pipelines
 from imtetl.publish.release import recover
 from imtetl.settings import Settings
 from imtetl.transform.pseudonym import load_key
@@ -22,29 +25,42 @@ WRITE_POOL = "warehouse" if Settings.from_env().backend == "duckdb_file" else No
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Paths default to the environment (IMTETL_LANDING, IMTETL_WAREHOUSE, ...)."""
+    """Paths default to the environment (IMTETL_LANDING, IMTETL_WAREHOUSE, ...: the
+    :class:`~imtetl.settings.Settings` model); ``landing`` and ``warehouse`` override them
+    (a path, or ``dg.EnvVar("...")`` to read another variable at launch).
+
+    The settings and the school configs are resolved once per resource instance: Dagster
+    makes one per run and process (``setup_for_execution``), and a resource built by hand
+    (tests, sensors) resolves them on first use. The configs come from
+    :func:`~imtetl.pipeline_config.cached_pipelines`, parsed once per process while the
+    files stay the same."""
 
     landing: str | None = None
     warehouse: str | None = None
 
-    def settings(self) -> Settings:
-        base = Settings.from_env()
-        from pathlib import Path
+    _settings: Settings | None = PrivateAttr(default=None)
+    _pipelines: dict[str, SchoolPipeline] | None = PrivateAttr(default=None)
 
-        return Settings(
-            home=base.home,
-            landing=Path(self.landing).resolve() if self.landing else base.landing,
-            warehouse=Path(self.warehouse).resolve() if self.warehouse else base.warehouse,
-            pipelines=base.pipelines,
-            sql=base.sql,
-            years=base.years,
-            data_docs_dir=base.data_docs_dir,
-            catalog=base.catalog,
-            lake_data=base.lake_data,
-        )
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # an invalid IMTETL_* variable fails the run here, naming it, before any step starts
+        self.settings()
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            base = Settings.from_env()
+            self._settings = dataclasses.replace(
+                base,
+                landing=Path(self.landing).resolve() if self.landing else base.landing,
+                warehouse=Path(self.warehouse).resolve() if self.warehouse else base.warehouse,
+            )
+        return self._settings
 
     def pipelines(self) -> dict[str, SchoolPipeline]:
-        return load_pipelines(self.settings().pipelines)
+        """The school configs of ``settings().pipelines``, by school code (a new dict each
+        call: callers may change it)."""
+        if self._pipelines is None:
+            self._pipelines = cached_pipelines(self.settings().pipelines)
+        return dict(self._pipelines)
 
     def pseudonym_key(self) -> bytes:
         settings = self.settings()
@@ -107,3 +123,9 @@ class WarehouseResource(dg.ConfigurableResource):
             for path in recover(settings.warehouse):
                 dg.get_dagster_logger().warning(f"removed {path.name}, left by a killed run")
             yield
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The warehouse resource, for `dg.load_from_defs_folder` (imtetl.definitions)."""
+    return dg.Definitions(resources={"warehouse": WarehouseResource()})

@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 
 from imtetl.defs.assets.landing import landing_key
-from imtetl.defs.jobs import build_warehouse
+from imtetl.defs.jobs import load_schools
 from imtetl.defs.partitions import partition_key
 from imtetl.defs.resources import WarehouseResource
 from imtetl.load.staging import scan_years
@@ -44,11 +44,12 @@ def _published_loads(settings) -> dict[tuple[str, str, str], tuple[set[str], set
 
 
 @dg.sensor(
-    job=build_warehouse,
+    job=load_schools,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Watches the landing zone; a new or changed export (by content hash) requests "
-    "a run of exactly its school and academic year.",
+    "a staging run of exactly its school and academic year; the automation sensor then "
+    "rebuilds the models and publishes once the staging runs are done.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     settings = warehouse.settings()

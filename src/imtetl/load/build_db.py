@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +13,6 @@ import duckdb
 
 from imtetl import contract
 from imtetl.settings import Settings
-
-#: The build connection's DuckDB memory limit, unless IMTETL_DUCKDB_MEMORY says otherwise.
-DEFAULT_MEMORY_LIMIT = "1536MB"
 
 
 def connect_build_db(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -33,7 +29,7 @@ def connect_build_db(settings: Settings) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(
         str(settings.build_db),
         config={
-            "memory_limit": os.environ.get("IMTETL_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
+            "memory_limit": settings.duckdb_memory,
             "temp_directory": str(settings.build_dir / "spill"),
         },
     )

@@ -297,11 +297,7 @@ def connect(
         settings.build_dir.mkdir(parents=True, exist_ok=True)
         config["temp_directory"] = str(settings.build_dir / "spill")
     if memory_limit or not read_only:
-        from imtetl.load.build_db import DEFAULT_MEMORY_LIMIT
-
-        config["memory_limit"] = memory_limit or os.environ.get(
-            "IMTETL_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT
-        )
+        config["memory_limit"] = memory_limit or settings.duckdb_memory
     if not settings.data_path.startswith("s3://") and not read_only:
         Path(settings.data_path).mkdir(parents=True, exist_ok=True)
     sql = attach_sql(settings, catalog, alias=alias, read_only=read_only, snapshot=snapshot)

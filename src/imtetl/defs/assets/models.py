@@ -18,6 +18,7 @@ from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
+from imtetl.defs.automation import ON_NEW_STAGING
 from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load import dbt
 from imtetl.load.build_db import connect_build_db
@@ -37,6 +38,12 @@ class Translator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
             return dg.AssetKey(list(dbt.relation_of(dbt_resource_props)))
         return super().get_asset_key(dbt_resource_props)
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        """Every model is rebuilt once new staging partitions (or the national data) land."""
+        return ON_NEW_STAGING
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "model":

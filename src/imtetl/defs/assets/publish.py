@@ -6,6 +6,7 @@ import dagster as dg
 
 from imtetl.defs.assets.models import sql_models
 from imtetl.defs.assets.staging import TRANSIENT_RETRY
+from imtetl.defs.automation import ON_NEW_STAGING
 from imtetl.defs.resources import WRITE_POOL, WarehouseResource
 from imtetl.load import dbt
 from imtetl.load.build_db import connect_build_db
@@ -16,6 +17,7 @@ from imtetl.publish.report import render_report
 
 
 @dg.asset(
+    automation_condition=ON_NEW_STAGING,
     key=dg.AssetKey(["published_warehouse"]),
     deps=sorted(sql_models.keys),
     group_name="publish",
@@ -81,6 +83,7 @@ def published_warehouse(
 
 
 @dg.asset(
+    automation_condition=ON_NEW_STAGING,
     key=dg.AssetKey(["data_docs"]),
     deps=[dg.AssetKey(["published_warehouse"])],
     group_name="publish",
@@ -105,6 +108,7 @@ def data_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 
 
 @dg.asset(
+    automation_condition=ON_NEW_STAGING,
     key=dg.AssetKey(["dbt_docs"]),
     deps=[dg.AssetKey(["published_warehouse"])],
     group_name="publish",
@@ -141,6 +145,7 @@ def dbt_docs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 
 
 @dg.asset(
+    automation_condition=ON_NEW_STAGING,
     key=dg.AssetKey(["report"]),
     deps=[dg.AssetKey(["published_warehouse"])],
     group_name="publish",

@@ -1,6 +1,6 @@
 """The Celery app of imtetl's workers (the ``cluster`` extra):
 
-    celery -A imtetl.defs.celery_app worker -Q dagster --concurrency 1 --prefetch-multiplier 1
+    celery -A imtetl.celery_app worker -Q dagster --concurrency 1 --prefetch-multiplier 1
 
 dagster-celery's own app (``dagster_celery.app``) with the broker and result backend of the
 runs' executor: ``IMTETL_CELERY_BROKER`` and ``IMTETL_CELERY_BACKEND`` (default: the broker),

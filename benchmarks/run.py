@@ -20,6 +20,21 @@ every 20 ms). The last line is
     ratio build/floor=X.XX partition/build=Y.YY sample/import=Z.ZZ peak_rss_mb=M
 
 where peak_rss_mb is the largest of (b) and (c). Figures are printed, never asserted.
+
+    python benchmarks/run.py --rows N --backend ducklake --writers 1,2
+
+also builds, on the same landing zone and after (b) and (c), a DuckLake (imtetl's DuckLake
+backend: IMTETL_CATALOG, IMTETL_DATA_PATH) for each writer count (IMTETL_WRITERS: step
+processes at once), each on a fresh PostgreSQL database of the server IMTETL_TEST_POSTGRES_URL
+(or --catalog-url) names and a fresh data path, and its partition run; prints per build the
+slowest steps, the staging steps' concurrency and the commit lock's occupancy (sampled from
+pg_locks), the lake's snapshots and Parquet files; then compacts the last lake
+(ducklake_merge_adjacent_files, ducklake_cleanup_old_files), runs the partition again, and
+times a bare commit. The builds are tabled side by side, a line
+
+    ducklake build writers=1 Xs writers=2 Ys file Zs
+
+compares them, and the last line gains ``lake1/file=… lake2/file=…`` (build times).
 """
 
 from __future__ import annotations
@@ -33,8 +48,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -43,13 +61,16 @@ ENROLMENT_ROWS_AT_SCALE_1 = 71_817
 DEFAULT_SEED = 20260901
 BENCH_KEY = "benchmark-pseudonym-key-0123456789"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- measuring a process tree -------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
+def _processes() -> tuple[dict[int, list[int]], dict[int, int]]:
+    """Every process's children, and the CPU time (user + system, clock ticks) of each."""
     tree: dict[int, list[int]] = {}
+    cpu: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -58,22 +79,28 @@ def _children() -> dict[int, list[int]]:
                 stat = handle.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+        cpu[int(entry.name)] = int(fields[11]) + int(fields[12])
+    return tree, cpu
 
 
-def _tree_rss(pid: int) -> int:
-    tree, total, todo = _children(), 0, [pid]
+def _tree_sample(pid: int) -> tuple[int, int, dict[int, int]]:
+    """The RSS of ``pid``'s whole process tree, of its largest process, and the CPU ticks
+    of each process in it."""
+    (tree, cpu), total, largest, todo, ticks = _processes(), 0, 0, [pid], {}
     while todo:
         current = todo.pop()
         try:
             with open(f"/proc/{current}/statm", "rb") as handle:
-                total += int(handle.read().split()[1]) * PAGE
+                rss = int(handle.read().split()[1]) * PAGE
         except OSError:
-            pass
+            rss = 0
+        total, largest = total + rss, max(largest, rss)
+        if current in cpu:
+            ticks[current] = cpu[current]
         todo.extend(tree.get(current, ()))
-    return total
+    return total, largest, ticks
 
 
 @dataclass
@@ -82,21 +109,31 @@ class Measured:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    #: the largest single process of the tree (forked step processes share the pages of the
+    #: server they were forked from, which the tree's sum counts once per process)
+    peak_process_mb: float = 0.0
+    #: CPU time of the whole tree (each process's last sample: ≤ 20 ms of it may be missed)
+    cpu_s: float = 0.0
 
 
 def measure(args: list[str], env: dict[str, str] | None = None, check: bool = True) -> Measured:
-    """Run a command; its wall time and the peak RSS of its whole process tree."""
+    """Run a command; its wall time, the peak RSS of its whole process tree (and of its
+    largest process) and the tree's CPU time."""
     started = time.perf_counter()
     process = subprocess.Popen(
         args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    peak = 0
+    peak = largest = 0
+    ticks: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, largest
         while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            total, biggest, seen = _tree_sample(process.pid)
+            peak, largest = max(peak, total), max(largest, biggest)
+            for pid, value in seen.items():
+                ticks[pid] = max(ticks.get(pid, 0), value)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -106,8 +143,13 @@ def measure(args: list[str], env: dict[str, str] | None = None, check: bool = Tr
     done.set()
     sampler.join()
     if check and process.returncode != 0:
-        sys.exit(f"benchmark: {' '.join(args[:4])}… failed ({process.returncode}):\n{stderr}")
-    return Measured(elapsed, peak / 2**20, stdout, stderr)
+        tail = "\n".join(stdout.splitlines()[-40:])
+        sys.exit(
+            f"benchmark: {' '.join(args[:4])}… failed ({process.returncode}):\n{stderr}\n{tail}"
+        )
+    return Measured(
+        elapsed, peak / 2**20, stdout, stderr, largest / 2**20, sum(ticks.values()) / TICKS
+    )
 
 
 # -- the landing zone ---------------------------------------------------------------------
@@ -282,11 +324,9 @@ def fresh(work: Path) -> Path:
     return work
 
 
-def step_times(env: dict[str, str], limit: int = 6) -> str:
-    """The slowest steps of the last run in the benchmark's Dagster instance."""
-    code = r"""
-import sys
-from dagster import DagsterInstance, DagsterEventType, EventRecordsFilter
+STEP_SPANS = r"""
+import json
+from dagster import DagsterInstance, DagsterEventType
 inst = DagsterInstance.get()
 run = inst.get_runs(limit=1)[0]
 starts, spans = {}, {}
@@ -295,14 +335,33 @@ for e in inst.all_logs(run.run_id):
     if ev is None: continue
     if ev.event_type == DagsterEventType.STEP_START: starts[ev.step_key] = e.timestamp
     elif ev.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-        spans[ev.step_key] = e.timestamp - starts.get(ev.step_key, e.timestamp)
-top = sorted(spans.items(), key=lambda kv: -kv[1])[: int(sys.argv[1])]
-print(", ".join(f"{k} {v:.1f}s" for k, v in top))
+        spans[ev.step_key] = (starts.get(ev.step_key, e.timestamp), e.timestamp)
+print(json.dumps(spans))
 """
+
+
+def step_spans(env: dict[str, str]) -> dict[str, tuple[float, float]] | str:
+    """Each step of the last run in the benchmark's Dagster instance: (start, end), epoch
+    seconds from the run's event log; or the error that prevented reading them."""
     result = subprocess.run(
-        [sys.executable, "-c", code, str(limit)], env=env, capture_output=True, text=True
+        [sys.executable, "-c", STEP_SPANS], env=env, capture_output=True, text=True
     )
-    return result.stdout.strip() or result.stderr.strip().splitlines()[-1:][0]
+    try:
+        return {k: (a, b) for k, (a, b) in json.loads(result.stdout).items()}
+    except ValueError:
+        return (result.stderr.strip().splitlines() or ["no steps"])[-1]
+
+
+def slowest(spans: dict[str, tuple[float, float]] | str, limit: int = 6) -> str:
+    if isinstance(spans, str):
+        return spans
+    top = sorted(spans.items(), key=lambda kv: -(kv[1][1] - kv[1][0]))[:limit]
+    return ", ".join(f"{k} {b - a:.1f}s" for k, (a, b) in top)
+
+
+def step_times(env: dict[str, str], limit: int = 6) -> str:
+    """The slowest steps of the last run in the benchmark's Dagster instance."""
+    return slowest(step_spans(env), limit)
 
 
 def dbt_figures(env: dict[str, str], total: float) -> str:
@@ -376,6 +435,421 @@ def import_floor(runs: int, code: str = "import dagster, polars, duckdb, great_e
     )
 
 
+# -- the DuckLake backend -----------------------------------------------------------------
+
+#: What the benchmark asks of a lake, in a process of the lake's project environment (the
+#: lake attached by imtetl.load.lake.connect, alias ``lake``): set options, compact, time the
+#: cost of a commit; then its figures (snapshots, files in the catalog and in the data path).
+LAKE_SCRIPT = r"""
+import json, statistics, sys, time
+from pathlib import Path
+from imtetl.load import lake
+from imtetl.settings import Settings
+
+mode, args = sys.argv[1], sys.argv[2:]
+settings = Settings.from_env()
+started = time.perf_counter()
+conn = lake.connect(settings)
+out = {"attach_s": time.perf_counter() - started}
+L, meta = lake.ALIAS, f"__ducklake_metadata_{lake.ALIAS}"
+
+
+def rows(sql, params=None):
+    cursor = conn.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+if mode == "options":
+    for item in args:
+        name, _, value = item.partition("=")
+        conn.execute(f"CALL {L}.set_option(?, ?)", [name, value])
+    out["options"] = {r["option_name"]: r["value"] for r in rows(
+        f"SELECT option_name, value FROM {L}.options() WHERE option_name = ANY(?)",
+        [[a.partition("=")[0] for a in args]])}
+elif mode == "compact":
+    t = time.perf_counter()
+    merged = rows(f"CALL ducklake_merge_adjacent_files('{L}')")
+    out["merge_s"] = time.perf_counter() - t
+    out["merged_from"] = sum(int(r.get("files_processed") or 0) for r in merged)
+    out["merged_into"] = sum(int(r.get("files_created") or 0) for r in merged)
+    out["merged_tables"] = [
+        f"{r.get('schema_name')}.{r.get('table_name')} {r.get('files_processed')}"
+        f"→{r.get('files_created')}" for r in merged
+    ]
+    t = time.perf_counter()
+    cleaned = rows(f"CALL ducklake_cleanup_old_files('{L}', cleanup_all => true)")
+    out["cleanup_s"], out["cleaned"] = time.perf_counter() - t, len(cleaned)
+elif mode == "commits":
+    # what a staging partition's commit costs beyond its own rows: the commit lock (a
+    # PostgreSQL session of its own), a transaction, a small Parquet file, the catalog commit
+    n = int(args[0])
+    conn.execute("CREATE SCHEMA bench_scratch")
+    conn.execute("CREATE TABLE bench_scratch.t (i BIGINT)")
+    locks, commits = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        with lake.advisory_lock(settings, lake.COMMIT_LOCK):
+            locks.append(time.perf_counter() - t)
+            conn.execute("BEGIN TRANSACTION")
+            conn.execute("INSERT INTO bench_scratch.t SELECT range FROM range(1000)")
+            conn.execute("COMMIT")
+        commits.append(time.perf_counter() - t)
+    conn.execute("DROP SCHEMA bench_scratch CASCADE")
+    out["lock_ms"] = 1000 * statistics.median(locks)
+    out["commit_ms"] = 1000 * statistics.median(commits)
+
+out["snapshots"] = conn.execute(f"SELECT count(*) FROM {L}.snapshots()").fetchone()[0]
+live = conn.execute(
+    f"SELECT count(*), coalesce(median(f.file_size_bytes), 0) "
+    f"FROM {meta}.ducklake_data_file f JOIN {meta}.ducklake_table t USING (table_id) "
+    "WHERE f.end_snapshot IS NULL AND t.end_snapshot IS NULL"
+).fetchone()
+out["live_files"], out["live_median"] = int(live[0]), float(live[1])
+out["delete_files"] = conn.execute(
+    f"SELECT count(*) FROM {meta}.ducklake_delete_file WHERE end_snapshot IS NULL"
+).fetchone()[0]
+out["tables"] = [
+    (r["schema_name"] + "." + r["table_name"], int(r["file_count"]), int(r["file_size_bytes"]))
+    for r in rows(
+        f"SELECT s.schema_name, i.table_name, i.file_count, i.file_size_bytes "
+        f"FROM ducklake_table_info('{L}') i JOIN {meta}.ducklake_schema s "
+        "ON s.schema_id = i.schema_id AND s.end_snapshot IS NULL "
+        "ORDER BY i.file_count DESC, i.file_size_bytes DESC LIMIT 5"
+    )
+]
+sizes = sorted(p.stat().st_size for p in Path(settings.data_path).rglob("*.parquet"))
+out["files"], out["bytes"] = len(sizes), sum(sizes)
+out["median"] = statistics.median(sizes) if sizes else 0
+conn.close()
+print(json.dumps(out))
+"""
+
+
+def lake_script(env: dict[str, str], mode: str, *args: str) -> dict:
+    run = measure([sys.executable, "-c", LAKE_SCRIPT, mode, *args], env=env)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _files(stats: dict) -> str:
+    return (
+        f"{stats['files']} Parquet files in the data path ({_size(stats['bytes'])}, median "
+        f"{_size(stats['median'])}), {stats['live_files']} in the current snapshot (median "
+        f"{_size(stats['live_median'])}), {stats['delete_files']} delete files"
+    )
+
+
+def catalog_admin_url(option: str | None) -> str:
+    """The PostgreSQL server for the lakes' catalogs: a role that may create databases."""
+    url = option or os.environ.get("IMTETL_TEST_POSTGRES_URL", "").strip()
+    if not url:
+        sys.exit(
+            "benchmark: --backend ducklake needs a PostgreSQL server for the lake's catalog, "
+            'and none is given: set IMTETL_TEST_POSTGRES_URL (`eval "$(.ci/postgres.sh)"` '
+            "starts Debian's PostgreSQL on 127.0.0.1 and prints it) or pass --catalog-url "
+            "postgresql://user:password@host:port/postgres (a role that may create databases; "
+            "each lake gets a database of its own, dropped afterwards)"
+        )
+    try:
+        import duckdb_extension_ducklake  # noqa: F401
+        import psycopg2
+    except ImportError as exc:
+        sys.exit(f"benchmark: --backend ducklake needs the ducklake extra ({exc.name})")
+    try:
+        psycopg2.connect(url, connect_timeout=10).close()
+    except psycopg2.Error as exc:
+        sys.exit(f"benchmark: the catalog's PostgreSQL ({_label(url)}) is unreachable: {exc}")
+    return url
+
+
+def _label(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.username or ''}@{parts.hostname}:{parts.port or 5432}"
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class Catalogs:
+    """A fresh PostgreSQL database for each lake's catalog, dropped afterwards."""
+
+    def __init__(self, admin_url: str):
+        self.admin_url = admin_url
+
+    def _admin(self):
+        import psycopg2
+
+        conn = psycopg2.connect(self.admin_url)
+        conn.autocommit = True
+        return conn
+
+    def create(self) -> tuple[str, str]:
+        name = f"imtetl_bench_{uuid.uuid4().hex[:10]}"
+        with closing(self._admin()) as conn, conn.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {name}")
+        return name, urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{name}"))
+
+    def drop(self, name: str) -> None:
+        with closing(self._admin()) as conn, conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class LockSampler:
+    """Polls the catalog's pg_locks every 50 ms during a build: whether a staging writer
+    holds the lake's commit lock (imtetl.load.lake.COMMIT_LOCK), and whether another waits
+    for it (epoch timestamps, to compare with the run's event log); and, when the server is
+    on this machine, the CPU time of the PostgreSQL backends serving the catalog's database
+    (each backend's last sample: sessions shorter than 50 ms, e.g. a lock's, are missed)."""
+
+    def __init__(self, url: str):
+        from imtetl.load.lake import COMMIT_LOCK, lock_key
+
+        self.url, self.key = url, lock_key(COMMIT_LOCK) & (2**64 - 1)
+        self.samples: list[tuple[float, bool, bool]] = []
+        self.backend_ticks: dict[int, int] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LockSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
+        sql = (
+            "SELECT (classid::bigint << 32) | objid::bigint, granted FROM pg_locks "
+            "WHERE locktype = 'advisory' AND objsubid = 1 AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        backends = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        with closing(conn), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (own,) = cursor.fetchone()
+            while not self._done.is_set():
+                cursor.execute(sql)
+                mine = [granted for key, granted in cursor.fetchall() if key == self.key]
+                self.samples.append((time.time(), any(mine), not all(mine)))
+                cursor.execute(backends)
+                for (pid,) in cursor.fetchall():
+                    if pid != own and (ticks := _cpu_ticks(pid)) is not None:
+                        self.backend_ticks[pid] = max(self.backend_ticks.get(pid, 0), ticks)
+                self._done.wait(0.05)
+
+    @property
+    def backend_cpu_s(self) -> float:
+        return sum(self.backend_ticks.values()) / TICKS
+
+    def shares(self, start: float, end: float) -> tuple[float, float, int]:
+        """Share of the samples in [start, end] with the lock held, with a writer waiting."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if not inside:
+            return 0.0, 0.0, 0
+        held = sum(1 for s in inside if s[1]) / len(inside)
+        waiting = sum(1 for s in inside if s[2]) / len(inside)
+        return held, waiting, len(inside)
+
+
+@dataclass
+class LakeBuild:
+    writers: int
+    build: Measured
+    partition: Measured
+    stats: dict
+
+
+def staging_figures(spans: dict[str, tuple[float, float]] | str, locks: LockSampler) -> str:
+    """The staging steps that commit partition by partition (one per dataset): their window,
+    how many ran at once on average, and the commit lock's share of the window."""
+    if isinstance(spans, str):
+        return spans
+    from imtetl.pipeline_config import DATASETS
+
+    staging = [spans[f"staging__{d}"] for d in DATASETS if f"staging__{d}" in spans]
+    if not staging:
+        return "no staging steps"
+    start, end = min(a for a, _ in staging), max(b for _, b in staging)
+    window = max(end - start, 1e-9)
+    busy = sum(b - a for a, b in staging)
+    held, waiting, n = locks.shares(start, end)
+    run = max(b for _, b in spans.values()) - min(a for a, _ in spans.values())
+    return (
+        f"staging window {window:.1f}s ({len(staging)} steps, {busy:.1f}s of steps: "
+        f"{busy / window:.2f} at once on average); commit lock held {100 * held:.0f}% of "
+        f"the window, a writer waiting for it {100 * waiting:.0f}% ({n} samples); run "
+        f"{run:.1f}s from first step start to last step end; the catalog's PostgreSQL "
+        f"backends: CPU {locks.backend_cpu_s:.1f}s"
+    )
+
+
+def lake_build(
+    landing: Path,
+    rows: int,
+    writers: int,
+    catalogs: Catalogs,
+    partition: tuple[str, int],
+    *,
+    options: list[str],
+    compact: bool,
+    keep: bool,
+) -> LakeBuild:
+    """A DuckLake build from scratch with ``writers`` concurrent step processes, on a
+    fresh catalog database and data path; its partition run; and, if ``compact``, the
+    lake's compaction and a partition run after it."""
+    database, url = catalogs.create()
+    try:
+        work = fresh(CACHE / f"work-rows{rows}-lake{writers}")
+        env = project_env(landing, work)
+        env.update(
+            IMTETL_CATALOG=url,
+            IMTETL_DATA_PATH=str(work / "lake-data"),
+            IMTETL_WRITERS=str(writers),
+        )
+        name = f"lake writers={writers}"
+        if options:
+            set_ = lake_script(env, "options", *options)["options"]
+            print(f"{name}: options {', '.join(f'{k}={v}' for k, v in set_.items())}", flush=True)
+        with LockSampler(url) as locks:
+            build = imtetl(env)
+        print(
+            f"{name} build: {build.seconds:.2f}s (peak_rss_mb={build.peak_rss_mb:.0f}, "
+            f"largest process {build.peak_process_mb:.0f} MB, CPU {build.cpu_s:.0f}s = "
+            f"{build.cpu_s / build.seconds:.2f} cores)",
+            flush=True,
+        )
+        spans = step_spans(env)
+        print(f"  slowest steps: {slowest(spans)}", flush=True)
+        print(f"  {staging_figures(spans, locks)}", flush=True)
+        stats = lake_script(env, "stats")
+        print(
+            f"  {stats['snapshots']} snapshots; {_files(stats)}; attach {stats['attach_s']:.2f}s",
+            flush=True,
+        )
+        print(
+            "  most files: " + ", ".join(f"{t} {n} ({_size(b)})" for t, n, b in stats["tables"]),
+            flush=True,
+        )
+        school, year = partition
+        part = imtetl(env, "--school", school, "--year", str(year))
+        print(
+            f"{name} partition: {part.seconds:.2f}s ({school} {year}, "
+            f"peak_rss_mb={part.peak_rss_mb:.0f})",
+            flush=True,
+        )
+        print(f"  slowest steps: {step_times(env)}", flush=True)
+        if compact:
+            before = lake_script(env, "stats")
+            done = lake_script(env, "compact")
+            after = lake_script(env, "stats")
+            part_after = imtetl(env, "--school", school, "--year", str(year))
+            tables = ", ".join(done["merged_tables"])
+            print(
+                f"compaction ({name}): ducklake_merge_adjacent_files {done['merge_s']:.2f}s, "
+                f"{done['merged_from']} files merged into {done['merged_into']}"
+                f"{f' ({tables})' if tables else ''}; "
+                f"ducklake_cleanup_old_files {done['cleanup_s']:.2f}s, {done['cleaned']} "
+                f"files removed",
+                flush=True,
+            )
+            print(f"  before: {before['snapshots']} snapshots; {_files(before)}", flush=True)
+            print(f"  after:  {after['snapshots']} snapshots; {_files(after)}", flush=True)
+            same = " (nothing was merged: the difference is run-to-run)" * (
+                done["merged_from"] == 0
+            )
+            print(
+                f"  partition {part.seconds:.2f}s before compaction, {part_after.seconds:.2f}s "
+                f"after (peak_rss_mb={part_after.peak_rss_mb:.0f}){same}",
+                flush=True,
+            )
+            print(f"  slowest steps after: {step_times(env)}", flush=True)
+            commits = lake_script(env, "commits", "30")
+            print(
+                f"commit cost ({name}): a commit of 1,000 rows under the commit lock "
+                f"{commits['commit_ms']:.0f} ms (median of 30; taking the lock "
+                f"{commits['lock_ms']:.0f} ms of it)",
+                flush=True,
+            )
+        return LakeBuild(writers, build, part, stats)
+    finally:
+        if keep:
+            print(
+                f"  kept the catalog database {database} and {CACHE}/work-rows{rows}-lake{writers}"
+            )
+        else:
+            catalogs.drop(database)
+            shutil.rmtree(CACHE / f"work-rows{rows}-lake{writers}", ignore_errors=True)
+
+
+def print_lake_table(build: Measured, partition: Measured, lakes: list[LakeBuild]) -> None:
+    """The builds side by side, and one line of each figure."""
+    print(
+        "builds (same landing zone; peak_rss_mb and largest_mb: the larger of build and "
+        "partition; cpu, cores: the build's CPU time and its average cores):",
+        flush=True,
+    )
+    print(
+        f"  {'':14} {'build':>9} {'partition':>10} {'peak_rss_mb':>12} {'largest_mb':>11} "
+        f"{'cpu':>7} {'cores':>6} {'snapshots':>10} {'files':>6} {'median_file':>12}"
+    )
+    rows = [("duckdb file", build, partition, None)] + [
+        (f"lake {b.writers} writer{'s' if b.writers > 1 else ''}", b.build, b.partition, b.stats)
+        for b in lakes
+    ]
+    for label, full, part, stats in rows:
+        lake = (
+            f"{stats['snapshots']:>10} {stats['files']:>6} {_size(stats['median']):>12}"
+            if stats
+            else f"{'-':>10} {'-':>6} {'-':>12}"
+        )
+        print(
+            f"  {label:14} {full.seconds:>8.2f}s {part.seconds:>9.2f}s "
+            f"{max(full.peak_rss_mb, part.peak_rss_mb):>12.0f} "
+            f"{max(full.peak_process_mb, part.peak_process_mb):>11.0f} "
+            f"{full.cpu_s:>6.0f}s {full.cpu_s / full.seconds:>6.2f} {lake}",
+            flush=True,
+        )
+    for figure, pick in (("build", lambda b: b.build), ("partition", lambda b: b.partition)):
+        base = build if figure == "build" else partition
+        print(
+            f"ducklake {figure} "
+            + " ".join(f"writers={b.writers} {pick(b).seconds:.2f}s" for b in lakes)
+            + f" file {base.seconds:.2f}s",
+            flush=True,
+        )
+
+
+def writers_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"--writers takes whole numbers ≥ 1: N[,M...], not {text!r}"
+        )
+    return list(dict.fromkeys(values))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, required=True, help="enrolment rows (N)")
@@ -387,7 +861,46 @@ def main(argv: list[str] | None = None) -> int:
         help="skip (e), the bundled-sample build (sample/import is then printed as n/a)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the built warehouses")
+    parser.add_argument(
+        "--backend",
+        choices=("duckdb_file", "ducklake"),
+        default="duckdb_file",
+        help="ducklake: also build DuckLakes (catalog in PostgreSQL) with --writers concurrent "
+        "writers, on the same landing zone, and compare them with the DuckDB file",
+    )
+    parser.add_argument(
+        "--writers",
+        type=writers_list,
+        default=None,
+        metavar="N[,M...]",
+        help="with --backend ducklake: one lake build per count of concurrent step processes "
+        "(IMTETL_WRITERS; default 1,2)",
+    )
+    parser.add_argument(
+        "--catalog-url",
+        default=None,
+        help="with --backend ducklake: the PostgreSQL server of the lakes' catalogs, a role "
+        "that may create databases (default: IMTETL_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument(
+        "--lake-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --backend ducklake: a DuckLake option (CALL lake.set_option) set on each "
+        "lake before its build, e.g. target_file_size=64MB; repeatable",
+    )
+    parser.add_argument(
+        "--no-compaction",
+        action="store_true",
+        help="with --backend ducklake: skip the compaction of the last lake",
+    )
     args = parser.parse_args(argv)
+    lake = args.backend == "ducklake"
+    if not lake and (args.writers or args.catalog_url or args.lake_option):
+        parser.error("--writers, --catalog-url and --lake-option need --backend ducklake")
+    writers = args.writers or [1, 2]
+    catalogs = Catalogs(catalog_admin_url(args.catalog_url)) if lake else None
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -428,6 +941,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  slowest steps: {step_times(env)}", flush=True)
     print(f"  {dbt_figures(env, partition.seconds)}", flush=True)
 
+    lakes: list[LakeBuild] = []
+    if catalogs is not None:
+        print(
+            f"ducklake: catalogs on {_label(catalogs.admin_url)} (a database per lake), "
+            f"writers {','.join(map(str, writers))}",
+            flush=True,
+        )
+        for i, count in enumerate(writers):
+            lakes.append(
+                lake_build(
+                    landing, args.rows, count, catalogs, (school, year),
+                    options=args.lake_option,
+                    compact=not args.no_compaction and i == len(writers) - 1,
+                    keep=args.keep,
+                )
+            )  # fmt: skip
+
     imports = import_floor(args.import_runs)
     print(f"import: {imports.seconds:.2f}s (best of {args.import_runs})", flush=True)
     dbt_imports = import_floor(
@@ -455,11 +985,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
+    lake_ratios = ""
+    if lakes:
+        print_lake_table(build, partition, lakes)
+        lake_ratios = "".join(
+            f" lake{b.writers}/file={b.build.seconds / build.seconds:.2f}" for b in lakes
+        )
     peak = max(build.peak_rss_mb, partition.peak_rss_mb)
     print(
         f"ratio build/floor={build.seconds / floor.seconds:.2f} "
         f"partition/build={partition.seconds / build.seconds:.2f} "
-        f"sample/import={sample_ratio} peak_rss_mb={peak:.0f}",
+        f"sample/import={sample_ratio} peak_rss_mb={peak:.0f}{lake_ratios}",
         flush=True,
     )
     return 0

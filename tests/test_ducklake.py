@@ -373,6 +373,7 @@ def test_concurrent_school_builds_while_readers_loop(lake_project: LakeProject) 
                     seen.setdefault(release_id, []).extend(_whole(conn, settings))
                 finally:
                     conn.close()
+                stop.wait(0.2)  # a reader's pace, not a core of the builds' two
         except BaseException as exc:
             errors.append(exc)
 

@@ -306,7 +306,9 @@ CLI_CASES = [
 )
 @pytest.mark.builds(1)
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("broken", CLI_CASES[1:])
+@pytest.mark.parametrize(
+    "broken", CLI_CASES[1:], ids=[f"cli_case{i}" for i in range(1, len(CLI_CASES))]
+)
 def test_cli_build_names_each_broken_file(
     broken: list[tuple[str, str]], tmp_path: Path, small_landing: Path
 ) -> None:

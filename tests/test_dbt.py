@@ -1,12 +1,9 @@
 """The SQL layer is a dbt project: sources generated from the contract, every model an asset
 of its schema's group, every test a check, descriptions in the warehouse, the marts' unit
-tests, and a mart added with SQL and YAML only."""
+tests. (A mart added with SQL and YAML only: tests/test_onboarding_school.py.)"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +15,7 @@ from imtetl import contract
 from imtetl.load import dbt
 from imtetl.load.build_db import connect_build_db
 from imtetl.settings import Settings
-from tests.conftest import ROOT, Project, make_project
+from tests.conftest import ROOT, Project
 
 SQL = ROOT / "sql"
 
@@ -132,86 +129,8 @@ def test_unit_tests_of_the_marts_pass(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(units.results) >= 8  # every mart's metrics (see sql/models/*/_unit_tests.yml)
 
 
-@pytest.mark.slow
-@pytest.mark.builds(1)
-def test_a_new_mart_is_sql_and_yaml_only(tmp_path: Path, small_landing: Path) -> None:
-    """An analyst adds a model file and its YAML to (a copy of) the project: after a build it
-    is an asset, a table of the published warehouse with its comments, and in the data
-    dictionary; no Python is touched."""
-    project = make_project(tmp_path, landing=small_landing)
-    project.keep_schools("ALBI", "MSE")  # the model is per school: two schools show it
-    (project.home / "sql").unlink()
-    shutil.copytree(SQL, project.home / "sql", ignore=shutil.ignore_patterns("target", "logs"))
-    marts = project.home / "sql" / "models" / "marts"
-    (marts / "apprentice_share.sql").write_text(
-        "SELECT school_code, academic_year,\n"
-        "    count(*) AS students,\n"
-        "    count(*) FILTER (WHERE study_mode = 'apprenticeship') / count(*) AS apprentice_share\n"
-        "FROM {{ ref('fact_enrolment') }}\nGROUP BY ALL\n",
-        encoding="utf-8",
-    )
-    (marts / "_apprentice_share.yml").write_text(
-        yaml.safe_dump(
-            {
-                "version": 2,
-                "models": [
-                    {
-                        "name": "apprentice_share",
-                        "description": "Apprentices among each school's students, per year.",
-                        "columns": [
-                            {"name": "school_code", "description": "School (core.dim_school)."},
-                            {"name": "academic_year", "description": "Start year."},
-                            {"name": "students", "description": "Students enrolled."},
-                            {
-                                "name": "apprentice_share",
-                                "description": "Share of them in apprenticeship (exact).",
-                                "data_tests": ["not_null"],
-                            },
-                        ],
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
-    result = project.imtetl("build")
-    assert result.returncode == 0, result.stdout + result.stderr
-    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
-        comment = conn.execute(
-            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' "
-            "AND table_name = 'apprentice_share'"
-        ).fetchone()
-        assert comment == ("Apprentices among each school's students, per year.",)
-        described = conn.execute(
-            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'marts' "
-            "AND table_name = 'apprentice_share' AND comment IS NOT NULL"
-        ).fetchone()[0]
-        assert described == 4
-        # a row for each school and year
-        assert conn.execute("SELECT count(*) FROM marts.apprentice_share").fetchone()[0] == 10
-    docs = project.imtetl("docs")
-    assert docs.returncode == 0, docs.stderr
-    dictionary = (project.warehouse.parent / "data_dictionary.md").read_text(encoding="utf-8")
-    assert "### `marts.apprentice_share` (table)" in dictionary
-    assert "Share of them in apprenticeship (exact)." in dictionary
-    listing = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from imtetl.definitions import defs; g = defs.resolve_asset_graph(); "
-            "a = g.get(__import__('dagster').AssetKey(['marts', 'apprentice_share'])); "
-            "print(a.group_name, sorted(c.name for c in g.asset_check_keys "
-            "if c.asset_key == a.key))",
-        ],
-        env=project.env(),
-        cwd=project.home,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert listing.returncode == 0, listing.stderr
-    assert listing.stdout.split()[0] == "marts"
-    assert "not_null_apprentice_share_apprentice_share" in listing.stdout
+# (A mart added with SQL and YAML only, an asset and a table of the published warehouse after
+# a build: tests/test_onboarding_school.py, in the build that onboards new schools.)
 
 
 def test_the_published_warehouse_carries_every_description(built: Project) -> None:

@@ -4,8 +4,9 @@ catalog is in PostgreSQL, loaded by concurrent writers, published as snapshots.
 The unit tests need nothing. The others need a PostgreSQL server (IMTETL_TEST_POSTGRES_URL: a
 role that may create databases; .ci/postgres.sh starts Debian's on 127.0.0.1) and the ducklake
 extra: each module run works in a database of its own, dropped afterwards. One lake is built
-from the small sample by `imtetl build` (module fixture); the tests then read it, reload
-schools into it concurrently, kill a writer, and read earlier releases back."""
+from the small sample by `imtetl build` (module fixture, the lake's default multiprocess
+executor); the tests then read it, reload schools into it concurrently, kill a writer, and
+read earlier releases back."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ needs_postgres = pytest.mark.skipif(
     reason=POSTGRES_HINT,
 )
 SECRET = "s3cr3t-Pa55word-never-printed"
+#: The executor of the builds after the module's first: that one runs the lake's default
+#: (multiprocess: staging steps writing the lake at once, each in a process forked for it),
+#: and so does the build killed in its commits; the others test what happens between builds
+#: (two builds at once, a build after a killed one), each build one writing process, in
+#: process (its step processes make a lake build two to three times a file build here).
+ONE_WRITER = {"IMTETL_EXECUTOR": "in_process"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -153,10 +160,10 @@ class LakeProject(Project):
     def libpq(self) -> str:
         return lake.Catalog.parse(self.catalog).libpq()
 
-    def popen(self, *args: str) -> subprocess.Popen:
+    def popen(self, *args: str, **extra: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "imtetl.cli", *args],
-            env=self.env(),
+            env=self.env(**extra),
             cwd=self.home,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -366,6 +373,7 @@ def test_concurrent_school_builds_while_readers_loop(lake_project: LakeProject) 
                     seen.setdefault(release_id, []).extend(_whole(conn, settings))
                 finally:
                     conn.close()
+                stop.wait(0.2)  # a reader's pace, not a core of the builds' two
         except BaseException as exc:
             errors.append(exc)
 
@@ -373,7 +381,7 @@ def test_concurrent_school_builds_while_readers_loop(lake_project: LakeProject) 
     for reader in readers:
         reader.start()
     builds = [
-        lake_project.popen("build", "--school", school, "--year", "2023")
+        lake_project.popen("build", "--school", school, "--year", "2023", **ONE_WRITER)
         for school in ("ALBI", "ALES")
     ]
     outputs = [build.communicate(timeout=900)[0] for build in builds]
@@ -441,7 +449,7 @@ def test_a_writer_killed_in_its_commits_leaves_the_release_intact(
     conn.close()
     check = lake_project.imtetl("check")
     assert check.returncode == 0, check.stderr
-    again = lake_project.imtetl("build", "--school", "ALES", "--year", "2025")
+    again = lake_project.imtetl("build", "--school", "ALES", "--year", "2025", **ONE_WRITER)
     assert again.returncode == 0, again.stdout + again.stderr
     assert max(_releases(lake_project)) > published_before
 
@@ -468,7 +476,7 @@ def test_an_earlier_release_returns_its_own_figures(lake_project: LakeProject) -
     the tests above; one more build when this test runs alone): the same."""
     if len(_releases(lake_project)) < 2:
         mutate(lake_project, "ALBI", 2024, drop=5)
-        rebuilt = lake_project.imtetl("build", "--school", "ALBI", "--year", "2024")
+        rebuilt = lake_project.imtetl("build", "--school", "ALBI", "--year", "2024", **ONE_WRITER)
         assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     query = lake_project.imtetl("query", "--csv", "--release", lake_project.first_release, FIGURES)
     assert query.returncode == 0, query.stderr

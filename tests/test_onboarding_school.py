@@ -1,19 +1,24 @@
-"""Onboarding new schools on a copy of the session's whole build, in one build: a ninth
-school on the vendor's TSV export (the format ALBI and ALES use) with one YAML file, and a
-school on a faculty export shape of its own (HR's export: its own category codes, FTE as
-percentages, split appointments, staff mobility in the mobility export). No Python is
+"""Onboarding new schools and a new mart on a copy of the session's whole build, in one
+build: a ninth school on the vendor's TSV export (the format ALBI and ALES use) with one YAML
+file, a school on a faculty export shape of its own (HR's export: its own category codes, FTE
+as percentages, split appointments, staff mobility in the mobility export), and a mart an
+analyst adds with SQL and YAML only (formerly tests/test_dbt.py's own build). No Python is
 touched; the sample's schools stay as they were."""
 
 from __future__ import annotations
 
 import random
+import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
 import duckdb
 import pytest
+import yaml
 
-from tests.conftest import Project
+from tests.conftest import ROOT, Project
 from tests.test_faculty import YAML, _figures, _hr_export
 from tests.test_privacy import Personal, _scan_database
 
@@ -55,9 +60,87 @@ def _the_ninth_school_is_published(project: Project, result) -> None:
     assert _count(project, "SELECT count(DISTINCT school_code) FROM core.fact_enrolment") == [(9,)]
 
 
+def _add_a_mart_with_sql_and_yaml(project: Project) -> None:
+    """An analyst's model file and its YAML in (a copy of) the project's dbt project."""
+    (project.home / "sql").unlink()
+    shutil.copytree(
+        ROOT / "sql", project.home / "sql", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    marts = project.home / "sql" / "models" / "marts"
+    (marts / "apprentice_share.sql").write_text(
+        "SELECT school_code, academic_year,\n"
+        "    count(*) AS students,\n"
+        "    count(*) FILTER (WHERE study_mode = 'apprenticeship') / count(*) AS apprentice_share\n"
+        "FROM {{ ref('fact_enrolment') }}\nGROUP BY ALL\n",
+        encoding="utf-8",
+    )
+    column = {"name": "apprentice_share", "description": "Share of them in apprenticeship (exact).",
+              "data_tests": ["not_null"]}  # fmt: skip
+    model = {
+        "name": "apprentice_share",
+        "description": "Apprentices among each school's students, per year.",
+        "columns": [
+            {"name": "school_code", "description": "School (core.dim_school)."},
+            {"name": "academic_year", "description": "Start year."},
+            {"name": "students", "description": "Students enrolled."},
+            column,
+        ],
+    }
+    (marts / "_apprentice_share.yml").write_text(
+        yaml.safe_dump({"version": 2, "models": [model]}), encoding="utf-8"
+    )
+
+
+def _the_new_mart_is_an_asset_a_table_and_documented(project: Project) -> None:
+    """After the build it is a table of the published warehouse with its comments, in the
+    data dictionary, and an asset of the marts group with its test as a check."""
+    with duckdb.connect(str(project.warehouse), read_only=True) as conn:
+        comment = conn.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' "
+            "AND table_name = 'apprentice_share'"
+        ).fetchone()
+        assert comment == ("Apprentices among each school's students, per year.",)
+        described = conn.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'marts' "
+            "AND table_name = 'apprentice_share' AND comment IS NOT NULL"
+        ).fetchone()[0]
+        assert described == 4
+        # a row for each school and year: the sample's eight schools and TELECOM, 5 years
+        rows = conn.execute("SELECT count(*) FROM marts.apprentice_share").fetchone()[0]
+        school_years = conn.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT school_code, academic_year "
+            "FROM core.fact_enrolment)"
+        ).fetchone()[0]
+        assert rows == school_years == 9 * 5
+    docs = project.imtetl("docs")
+    assert docs.returncode == 0, docs.stderr
+    dictionary = (project.warehouse.parent / "data_dictionary.md").read_text(encoding="utf-8")
+    assert "### `marts.apprentice_share` (table)" in dictionary
+    assert "Share of them in apprenticeship (exact)." in dictionary
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from imtetl.definitions import defs; g = defs.resolve_asset_graph(); "
+            "a = g.get(__import__('dagster').AssetKey(['marts', 'apprentice_share'])); "
+            "print(a.group_name, sorted(c.name for c in g.asset_check_keys "
+            "if c.asset_key == a.key))",
+        ],
+        env=project.env(),
+        cwd=project.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.split()[0] == "marts"
+    assert "not_null_apprentice_share_apprentice_share" in listing.stdout
+
+
 @pytest.mark.builds(1)
-def test_new_schools_onboarded_with_one_yaml_file_each(built_copy: Project) -> None:
+def test_new_schools_and_a_new_mart_onboarded_without_python(built_copy: Project) -> None:
     project = built_copy
+    _add_a_mart_with_sql_and_yaml(project)
     _add_a_ninth_school_by_yaml(project)
     text, expected = _hr_export(random.Random(14))
     folder = project.landing / "eurecom"
@@ -129,3 +212,4 @@ def test_new_schools_onboarded_with_one_yaml_file_each(built_copy: Project) -> N
     personal.names = {f"Nom{n}" for n in range(1, 121)}
     personal.full_names = {(f"Nom{n}", f"Prénom{n}") for n in range(1, 121)}
     assert _scan_database(project.warehouse, personal) == []
+    _the_new_mart_is_an_asset_a_table_and_documented(project)

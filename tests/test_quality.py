@@ -37,6 +37,7 @@ def _query(project: Project, sql: str) -> list[tuple]:
 
 
 # --- each way a file can be bad, one school at a time (fast, no Dagster) -------------------
+# (tests/test_faulty_build.py breaks them all at once in one build, two of them in another year)
 
 
 def _break_empty(landing: Path) -> tuple[str, str, str]:
@@ -45,8 +46,8 @@ def _break_empty(landing: Path) -> tuple[str, str, str]:
     return "MSE", "mobility", "file is empty"
 
 
-def _break_truncated(landing: Path) -> tuple[str, str, str]:
-    path = landing / "albi" / "EXPORT_ENROLMENT_2023.tsv"
+def _break_truncated(landing: Path, year: int = 2023) -> tuple[str, str, str]:
+    path = landing / "albi" / f"EXPORT_ENROLMENT_{year}.tsv"
     data = path.read_bytes()
     cut = data.rfind(b"\t", 0, int(len(data) * 0.6))
     path.write_bytes(data[:cut])
@@ -74,8 +75,8 @@ def _break_xlsx(landing: Path) -> tuple[str, str, str]:
     return "TP", "tuition", "not an XLSX workbook"
 
 
-def _break_json(landing: Path) -> tuple[str, str, str]:
-    path = landing / "imtne" / "fees" / "2024" / "page-0001.json"
+def _break_json(landing: Path, year: int = 2024) -> tuple[str, str, str]:
+    path = landing / "imtne" / "fees" / str(year) / "page-0001.json"
     path.write_text('{"results": [ {"academic_year": "2024-2025", ', encoding="utf-8")
     return "IMTNE", "tuition", "is not valid JSON"
 
@@ -123,77 +124,15 @@ def test_http_500_fails_the_school_and_keeps_its_pages(
     assert report.rows_loaded > 0
 
 
-@pytest.mark.builds(1)
-def test_every_kind_of_bad_file_in_one_build(project: Project) -> None:
-    """Six schools broken six ways plus an API answering 500: every failure is reported
-    with its school, file and remedy, no traceback, and everything else is published."""
-    broken = [breaker(project.landing) for breaker in BREAKS]
-    with serve_api(project.landing / "imtne", fail_with=500) as (base_url, _):
-        result = project.imtetl("build", IMTETL_IMTNE_API_URL=base_url)
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    for school, _dataset, message in broken:
-        assert f"FAILED {school}" in result.stderr and message in result.stderr
-    assert "HTTP 500" in result.stderr
-    assert "failed schools: ALBI, ALES, IMTA, IMTNE, MSE, TP" in result.stderr
-    assert "published" in result.stderr and "NOT published" not in result.stderr
-    per_school = dict(
-        _query(
-            project,
-            "SELECT school_code, count(DISTINCT academic_year) FROM core.fact_enrolment GROUP BY 1",
-        )
-    )
-    assert len(per_school) == 8
-    assert per_school["TSP"] == per_school["IMTBS"] == per_school["ALES"] == 5
-    # their broken year is out (TP: one workbook a year holds all three datasets)
-    assert per_school["ALBI"] == per_school["IMTA"] == per_school["TP"] == 4
-    broken_identity = _query(
-        project,
-        "SELECT count(*) FROM audit.loads WHERE rows_read <> rows_loaded + rows_quarantined",
-    )
-    assert broken_identity == [(0,)]
+# (every kind at once through `imtetl build`, each failure named and the rest published:
+# tests/test_faulty_build.py, one faulty build for all the tests of bad files)
 
 
 # --- the suite as a gate -----------------------------------------------------------------
 
 
-@pytest.mark.builds(1)
-def test_school_breaking_the_tuition_suite_is_held_back(project: Project) -> None:
-    # MSE reports its fees in cents: every amount is 100x too high, above the suite's
-    # ceiling, so the whole dataset is held back while the other schools (two suffice: the
-    # behaviour is per school) load.
-    project.keep_schools("MSE", "ALBI", "IMTA")
-    for path in (project.landing / "mse").glob("mse_frais_*.csv"):
-        text = path.read_text(encoding="cp1252")
-        path.write_text(text.replace(",00 €", "00,00 €"), encoding="cp1252")
-    result = project.imtetl("build")
-    assert result.returncode == 1
-    assert "FAILED MSE tuition" in result.stderr and "held back" in result.stderr
-    assert "annual_fee_eur" in result.stderr
-    schools = _query(project, "SELECT DISTINCT school_code FROM core.fact_tuition_fee ORDER BY 1")
-    assert schools == [("ALBI",), ("IMTA",)]  # every school but MSE
-    pricing = _query(
-        project,
-        "SELECT count(*) FROM marts.international_masters_pricing "
-        "WHERE school_code = 'MSE' AND fee_eu_eur IS NOT NULL",
-    )
-    assert pricing == [(0,)]
-    held = _query(
-        project,
-        "SELECT count(*), count(*) FILTER (reason LIKE '%held back%' OR reason LIKE "
-        "'expectation failed%') FROM audit.quarantine WHERE school_code = 'MSE' "
-        "AND dataset = 'tuition'",
-    )
-    read = _query(
-        project,
-        "SELECT sum(rows_read) FROM audit.loads WHERE school_code = 'MSE' AND dataset = 'tuition'",
-    )[0][0]
-    assert held[0][0] == read > 100  # every row kept in quarantine, with its reason
-    assert held[0][1] == read - 5  # all but the five seeded negative fees: held back
-    assert _query(
-        project,
-        "SELECT count(*) FROM audit.loads WHERE rows_read <> rows_loaded + rows_quarantined",
-    ) == [(0,)]
+# (a school breaking the tuition suite held back, the others loaded, through `imtetl build`:
+# tests/test_faulty_build.py)
 
 
 def test_fee_departing_from_the_decree_warns_and_does_not_block(

@@ -77,7 +77,19 @@ class Postgres:
             timeout=120,
         )
         self.executor.start()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        # a password, so that the tests that check it is never echoed have one to look for
+        # (authentication is trust on 127.0.0.1: initdb, run as `postgres`, cannot read a
+        # password file that root wrote)
+        import secrets
+
+        import psycopg
+
+        password = secrets.token_hex(12)
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"ALTER ROLE postgres PASSWORD '{password}'")
+        self.url = f"postgresql://postgres:{password}@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
         try:

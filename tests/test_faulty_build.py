@@ -18,7 +18,6 @@ are controls too. The faults one at a time, without Dagster: tests/test_quality.
 
 from __future__ import annotations
 
-import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,8 @@ from dagster._core.instance.ref import InstanceRef
 
 from tests.api_server import serve_api
 from tests.conftest import Project, make_project
-from tests.mutations import OPERATORS, SEED, TALLY
-from tests.test_fuzz_mutations import CLI_CASES, PIPELINES
+from tests.mutations import TALLY
+from tests.test_fuzz_mutations import CLI_CASES, apply_mutations
 from tests.test_quality import (
     _break_column,
     _break_empty,
@@ -63,16 +62,6 @@ def _fees_in_cents(landing: Path) -> None:
     for path in (landing / "mse").glob("mse_frais_*.csv"):
         text = path.read_text(encoding="cp1252")
         path.write_text(text.replace(",00 €", "00,00 €"), encoding="cp1252")
-
-
-def _apply_mutations(landing: Path, broken: list[tuple[str, str]]) -> None:
-    by_name = {(k, op.name): op for k, ops in OPERATORS.items() for op in ops}
-    for relative, name in broken:
-        kind = {"tsv": "csv", "xlsx": "xlsx", "json": "json_pages"}[relative.rsplit(".", 1)[1]]
-        school = relative.split("/")[0].upper()
-        operator = by_name[(kind, name)]
-        fmt = PIPELINES[school].format_for("enrolment")  # the school's separator, encoding
-        operator.apply(landing / relative, fmt, random.Random(f"{SEED}:{relative}"))
 
 
 @dataclass
@@ -109,7 +98,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Fau
     mse_empty = next((landing / "mse").glob("mse_mobilite_2022-*.csv"))
     _fees_in_cents(landing)
     mutated = CLI_CASES[0]
-    _apply_mutations(landing, mutated)
+    apply_mutations(landing, mutated)
     with serve_api(landing / "imtne", fail_with=500) as (base_url, _):
         result = project.imtetl("build", IMTETL_IMTNE_API_URL=base_url)
     return Faulty(

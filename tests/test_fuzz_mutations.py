@@ -36,6 +36,19 @@ from tests.conftest import ROOT, make_project
 from tests.mutations import EXHAUSTIVE, OPERATORS, SEED, TALLY, Operator
 
 PIPELINES = load_pipelines(ROOT / "pipelines")
+
+
+def apply_mutations(landing: Path, broken: list[tuple[str, str]]) -> None:
+    """Break each (file, operator) of a CLI case in ``landing``, seeded by the file's name."""
+    by_name = {(k, op.name): op for k, ops in OPERATORS.items() for op in ops}
+    for relative, name in broken:
+        kind = {"tsv": "csv", "xlsx": "xlsx", "json": "json_pages"}[relative.rsplit(".", 1)[1]]
+        school = relative.split("/")[0].upper()
+        operator = by_name[(kind, name)]
+        fmt = PIPELINES[school].format_for("enrolment")  # the school's separator, encoding
+        operator.apply(landing / relative, fmt, random.Random(f"{SEED}:{relative}"))
+
+
 REGULATED = regulated_tuition(ROOT / "reference" / "regulated_tuition.csv")
 YEARS = (2021, 2022, 2023, 2024, 2025)
 KEY = b"fuzz-pseudonym-key-0123456789abcdef"
@@ -323,13 +336,7 @@ def test_cli_build_names_each_broken_file(
     for config in project.pipelines.glob("*.yaml"):
         if config.stem not in schools:
             config.unlink()
-    by_name = {(k, op.name): op for k, ops in OPERATORS.items() for op in ops}
-    for relative, name in broken:
-        kind = {"tsv": "csv", "xlsx": "xlsx", "json": "json_pages"}[relative.rsplit(".", 1)[1]]
-        school = relative.split("/")[0].upper()
-        operator = by_name[(kind, name)]
-        fmt = PIPELINES[school].format_for("enrolment")  # the school's separator, encoding
-        operator.apply(landing / relative, fmt, random.Random(f"{SEED}:{relative}"))
+    apply_mutations(landing, broken)
     result = project.imtetl("build")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output

@@ -318,6 +318,18 @@ def imtetl(env: dict[str, str], *args: str) -> Measured:
     return measure([sys.executable, "-m", "imtetl.cli", "build", *args], env=env)
 
 
+def partition_run(env: dict[str, str], school: str, year: int, label: str = "") -> Measured:
+    """`imtetl build --school S --year Y` on a built warehouse, printed with its slowest steps."""
+    part = imtetl(env, "--school", school, "--year", str(year))
+    print(
+        f"{label}partition: {part.seconds:.2f}s ({school} {year}, "
+        f"peak_rss_mb={part.peak_rss_mb:.0f})",
+        flush=True,
+    )
+    print(f"  slowest steps: {step_times(env)}", flush=True)
+    return part
+
+
 def fresh(work: Path) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -750,13 +762,7 @@ def lake_build(
             flush=True,
         )
         school, year = partition
-        part = imtetl(env, "--school", school, "--year", str(year))
-        print(
-            f"{name} partition: {part.seconds:.2f}s ({school} {year}, "
-            f"peak_rss_mb={part.peak_rss_mb:.0f})",
-            flush=True,
-        )
-        print(f"  slowest steps: {step_times(env)}", flush=True)
+        part = partition_run(env, school, year, label=f"{name} ")
         if compact:
             before = lake_script(env, "stats")
             done = lake_script(env, "compact")
@@ -932,13 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {dbt_figures(env, build.seconds)}", flush=True)
 
     school, year = largest_partition(info, landing)
-    partition = imtetl(env, "--school", school, "--year", str(year))
-    print(
-        f"partition: {partition.seconds:.2f}s ({school} {year}, "
-        f"peak_rss_mb={partition.peak_rss_mb:.0f})",
-        flush=True,
-    )
-    print(f"  slowest steps: {step_times(env)}", flush=True)
+    partition = partition_run(env, school, year)
     print(f"  {dbt_figures(env, partition.seconds)}", flush=True)
 
     lakes: list[LakeBuild] = []

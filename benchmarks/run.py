@@ -8,6 +8,9 @@ On one landing zone of N enrolment rows (tuition and mobility scale with it), wr
 (a) floor      DuckDB reading every export once into tables of a database file
                (read_csv / read_xlsx / read_json with each school's options; no validation,
                no transforms), in a fresh process;
+(a') best floor for each format the faster of two readers doing (a): DuckDB's own, and
+               Polars (fastexcel for workbooks, every column as text) handed to DuckDB as
+               Arrow; timed per format inside each process, plus the smaller process overhead;
 (b) build      a full ``imtetl build`` (Dagster run, validation, models, publish) from scratch;
 (c) partition  ``imtetl build --school S --year Y`` of the largest school-year, after (b);
 (d) import     ``python -c "import dagster, polars, duckdb, great_expectations"`` (best of 3);
@@ -17,7 +20,8 @@ Each figure is the wall time of a fresh process, started with the exports in the
 (all read once just before); peak RSS is that of the whole process tree (sampled from /proc
 every 20 ms). The last line is
 
-    ratio build/floor=X.XX partition/build=Y.YY sample/import=Z.ZZ peak_rss_mb=M
+    ratio build/floor=X.XX build/best_floor=B.BB partition/build=Y.YY sample/import=Z.ZZ
+        peak_rss_mb=M   (one line)
 
 where peak_rss_mb is the largest of (b) and (c). Figures are printed, never asserted.
 
@@ -191,18 +195,58 @@ def landing_zone(rows: int, seed: int) -> tuple[Path, dict]:
 # -- (a) the floor ------------------------------------------------------------------------
 
 FLOOR_SCRIPT = r"""
-import json, sys, duckdb
+import json, sys, time, duckdb
 plan = json.loads(open(sys.argv[1]).read())
 conn = duckdb.connect(sys.argv[2])
 conn.execute("SET enable_progress_bar = false")
 for path in plan["extensions"]:
     conn.execute(f"LOAD '{path}'")
-for i, sql in enumerate(plan["reads"]):
-    conn.execute(f"CREATE TABLE t{i} AS {sql}")
-count = "SELECT count(*) FROM t{}"
-rows = sum(conn.execute(count.format(i)).fetchone()[0] for i in range(len(plan["reads"])))
+times, rows = {}, 0
+for i, read in enumerate(plan["reads"]):
+    started = time.perf_counter()
+    conn.execute(f"CREATE TABLE t{i} AS {read['sql']}")
+    rows += conn.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+    times[read["kind"]] = times.get(read["kind"], 0.0) + time.perf_counter() - started
 conn.close()
-print(rows)
+print(json.dumps({"rows": rows, "by_kind": times}))
+"""
+
+#: The same reads by Polars (fastexcel for workbooks), every column as text, handed to DuckDB
+#: as Arrow: the other reader of the best floor.
+POLARS_FLOOR_SCRIPT = r"""
+import json, sys, time, duckdb, fastexcel, polars as pl
+plan = json.loads(open(sys.argv[1]).read())
+conn = duckdb.connect(sys.argv[2])
+conn.execute("SET enable_progress_bar = false")
+times, rows = {}, 0
+for i, read in enumerate(plan["reads"]):
+    started = time.perf_counter()
+    options = read["polars"]
+    if read["kind"] == "csv":
+        with open(read["paths"][0], "rb") as handle:
+            data = handle.read()
+        if options["encoding"] != "utf-8":  # Polars reads UTF-8 only
+            data = data.decode(options["encoding"]).encode()
+        arrow = pl.read_csv(
+            data, separator=options["separator"], quote_char=options["quote"] or None,
+            infer_schema=False,
+        ).to_arrow()
+    elif read["kind"] == "xlsx":
+        arrow = fastexcel.read_excel(read["paths"][0]).load_sheet_by_name(
+            options["sheet"], header_row=options["header_row"] - 1, dtypes="string"
+        ).to_arrow()
+    else:
+        records = []
+        for path in read["paths"]:
+            with open(path, "rb") as handle:
+                records.extend(json.loads(handle.read())[options["records_key"]])
+        frame = pl.json_normalize(records, infer_schema_length=None)
+        arrow = frame.select(pl.all().cast(pl.String)).to_arrow()
+    conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM arrow")
+    rows += arrow.num_rows
+    times[read["kind"]] = times.get(read["kind"], 0.0) + time.perf_counter() - started
+conn.close()
+print(json.dumps({"rows": rows, "by_kind": times}))
 """
 
 #: DuckDB's names for the encodings the school YAMLs use (windows-1252: encodings extension).
@@ -234,7 +278,7 @@ def floor_plan(landing: Path) -> dict:
     from imtetl.pipeline_config import load_pipelines
     from imtetl.read import discover_units
 
-    reads: dict[tuple, str] = {}
+    reads: dict[tuple, dict] = {}
     for pipeline in load_pipelines(ROOT / "pipelines").values():
         for dataset in pipeline.datasets:
             fmt = pipeline.format_for(dataset)
@@ -249,6 +293,13 @@ def floor_plan(landing: Path) -> dict:
                         "header=true, all_varchar=true",
                     ]
                     sql = f"SELECT * FROM read_csv({paths[0]}, {', '.join(options)})"
+                    polars = {
+                        "separator": fmt.separator,
+                        "quote": fmt.quote_char or "",
+                        "encoding": "utf-8"
+                        if fmt.encoding.lower() in ("utf-8", "utf8")
+                        else fmt.encoding,
+                    }
                 elif fmt.kind == "xlsx":
                     key = (paths[0], fmt.sheet)
                     options = [
@@ -257,13 +308,21 @@ def floor_plan(landing: Path) -> dict:
                         "header=true, all_varchar=true, stop_at_empty=true",
                     ]
                     sql = f"SELECT * FROM read_xlsx({paths[0]}, {', '.join(options)})"
+                    polars = {"sheet": fmt.sheet, "header_row": fmt.header_row}
                 else:
                     key = tuple(paths)
                     sql = (
                         f"SELECT unnest({fmt.records_key}, recursive := true) FROM "
                         f"read_json([{', '.join(paths)}], maximum_object_size=1073741824)"
                     )
-                reads[key] = sql  # a file shared by two schools is read once
+                    polars = {"records_key": fmt.records_key}
+                # a file shared by two schools is read once
+                reads[key] = {
+                    "kind": fmt.kind if fmt.kind in ("csv", "xlsx") else "json",
+                    "sql": sql,
+                    "paths": [str(p) for p in unit.paths],
+                    "polars": polars,
+                }
     extensions = [_extension("excel"), _extension("encodings")]
     return {"extensions": extensions, "reads": list(reads.values())}
 
@@ -278,16 +337,46 @@ def warm(landing: Path) -> None:
                     pass
 
 
-def measure_floor(landing: Path, work: Path) -> tuple[Measured, int, int]:
+@dataclass
+class Floor:
+    """One reader's floor: the process (wall time, peak RSS) and its time per format."""
+
+    run: Measured
+    rows: int
+    by_kind: dict[str, float]
+
+    @property
+    def overhead(self) -> float:
+        """What the process spent outside the reads (start-up, imports, closing)."""
+        return self.run.seconds - sum(self.by_kind.values())
+
+
+def measure_floor(landing: Path, work: Path, script: str = FLOOR_SCRIPT) -> tuple[Floor, int]:
     plan = floor_plan(landing)
     plan_file = work / "floor_plan.json"
     plan_file.write_text(json.dumps(plan))
     database = work / "floor.duckdb"
     database.unlink(missing_ok=True)
     warm(landing)
-    run = measure([sys.executable, "-c", FLOOR_SCRIPT, str(plan_file), str(database)])
+    run = measure([sys.executable, "-c", script, str(plan_file), str(database)])
     database.unlink(missing_ok=True)
-    return run, len(plan["reads"]), int(run.stdout.strip())
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    return Floor(run, out["rows"], out["by_kind"]), len(plan["reads"])
+
+
+def best_floor(floors: dict[str, Floor]) -> tuple[float, str]:
+    """The best floor: for each format the faster reader's time, plus the smaller process
+    overhead; and how each format was decided."""
+    kinds = sorted({kind for floor in floors.values() for kind in floor.by_kind})
+    total = min(floor.overhead for floor in floors.values())
+    parts = []
+    for kind in kinds:
+        times = {name: floor.by_kind.get(kind, float("inf")) for name, floor in floors.items()}
+        winner = min(times, key=times.get)
+        total += times[winner]
+        rest = ", ".join(f"{name} {t:.2f}s" for name, t in times.items() if name != winner)
+        parts.append(f"{kind}: {winner} {times[winner]:.2f}s vs {rest}")
+    return total, "; ".join(parts)
 
 
 # -- (b), (c), (e) imtetl builds ----------------------------------------------------------
@@ -924,12 +1013,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     work = CACHE / f"work-rows{args.rows}"
 
-    floor, reads, floor_rows = measure_floor(landing, fresh(work))
+    duckdb_floor, reads = measure_floor(landing, fresh(work))
+    floor = duckdb_floor.run
     print(
-        f"floor: {floor.seconds:.2f}s ({reads} reads, {floor_rows:,} rows into DuckDB tables, "
-        f"peak_rss_mb={floor.peak_rss_mb:.0f})",
+        f"floor: {floor.seconds:.2f}s ({reads} reads, {duckdb_floor.rows:,} rows into DuckDB "
+        f"tables, peak_rss_mb={floor.peak_rss_mb:.0f})",
         flush=True,
     )
+    polars_floor, _ = measure_floor(landing, work, POLARS_FLOOR_SCRIPT)
+    best, decided = best_floor({"duckdb": duckdb_floor, "polars": polars_floor})
+    print(
+        f"best floor: {best:.2f}s ({decided}; Polars read {polars_floor.rows:,} rows in "
+        f"{polars_floor.run.seconds:.2f}s, peak_rss_mb={polars_floor.run.peak_rss_mb:.0f})",
+        flush=True,
+    )
+    if polars_floor.rows != duckdb_floor.rows:
+        print(
+            f"warning: the two floors read {duckdb_floor.rows:,} and {polars_floor.rows:,} rows",
+            flush=True,
+        )
 
     env = project_env(landing, work)
     build = imtetl(env)
@@ -994,6 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = max(build.peak_rss_mb, partition.peak_rss_mb)
     print(
         f"ratio build/floor={build.seconds / floor.seconds:.2f} "
+        f"build/best_floor={build.seconds / best:.2f} "
         f"partition/build={partition.seconds / build.seconds:.2f} "
         f"sample/import={sample_ratio} peak_rss_mb={peak:.0f}{lake_ratios}",
         flush=True,

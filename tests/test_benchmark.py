@@ -25,11 +25,12 @@ def test_benchmark_smoke_run_prints_every_figure():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    for figure in ("landing:", "floor:", "build:", "partition:", "import:"):
+    for figure in ("landing:", "floor:", "best floor:", "build:", "partition:", "import:"):
         assert any(line.startswith(figure) for line in lines), (figure, result.stdout)
     assert re.search(r"(\d[\d,]*) rows into DuckDB tables", result.stdout)
     assert re.fullmatch(
-        r"ratio build/floor=\d+\.\d\d partition/build=\d+\.\d\d sample/import=n/a "
+        r"ratio build/floor=\d+\.\d\d build/best_floor=\d+\.\d\d "
+        r"partition/build=\d+\.\d\d sample/import=n/a "
         r"peak_rss_mb=\d+",
         lines[-1],
     ), lines[-1]

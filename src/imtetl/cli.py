@@ -4,6 +4,7 @@ Dagster graph through the project's instance (so the run shows in the UI) and pu
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import sys
@@ -602,5 +603,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The console entry point: :func:`main`, then an exit without the interpreter's teardown.
+
+    Once every ``atexit`` handler has run (logging's flush, temporary folders, Dagster's and
+    dbt's own), freeing the ~640,000 objects of Dagster, dbt and Great Expectations one by one
+    costs a build 1.6 s of a partition run's 23 s, for nothing: each file and database is
+    closed or committed by then. So the first handler registered, which runs last, flushes
+    stdio and ends the process with the exit code. ``main()`` itself stays an ordinary
+    function (tests call it in-process)."""
+    code: list[int] = [1]
+
+    def leave() -> None:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code[0])
+
+    atexit.register(leave)
+    try:
+        result = main()
+    except SystemExit as exc:  # a message (printed by the interpreter) or a code
+        code[0] = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        raise
+    code[0] = result
+    sys.exit(result)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

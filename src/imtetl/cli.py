@@ -610,11 +610,21 @@ def run() -> None:
     dbt's own), freeing the ~640,000 objects of Dagster, dbt and Great Expectations one by one
     costs a build 1.6 s of a partition run's 23 s, for nothing: each file and database is
     closed or committed by then. So the first handler registered, which runs last, flushes
-    stdio and ends the process with the exit code. ``main()`` itself stays an ordinary
-    function (tests call it in-process)."""
+    every file still open (stdio included, 0.1 s) and ends the process with the exit code.
+    ``main()`` itself stays an ordinary function (tests call it in-process)."""
     code: list[int] = [1]
 
     def leave() -> None:
+        # a file some library left open (the teardown would have flushed it when freeing it):
+        # its buffered bytes are written first, so skipping the teardown never loses output
+        import gc
+        import io
+
+        writers = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
+        for obj in gc.get_objects():
+            if type(obj) in writers and not obj.closed:
+                with contextlib.suppress(Exception):
+                    obj.flush()
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()

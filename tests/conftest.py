@@ -27,6 +27,9 @@ from imtetl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+#: The contract's checker, beside the project (a clone elsewhere has none: the tests that run it
+#: on their warehouse then say so in a warning, and keep every other assertion)
+CONTRACT_CHECKER = SHARED / "tools" / "check_warehouse.py"
 TEST_KEY = "test-pseudonym-key-0123456789abcdef"
 SMALL_SCALE = 0.15
 #: Where the tests' projects look for the ministry's portal: a closed port on 127.0.0.1, so a
@@ -75,6 +78,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     server = getattr(config, "_imtetl_postgres", None)
     if server is not None:
         server.stop()
+
+
+def contract_checker_missing() -> bool:
+    """True (with a warning naming the path) when ../shared's contract checker is absent."""
+    if CONTRACT_CHECKER.exists():
+        return False
+    import warnings
+
+    warnings.warn(f"no contract checker at {CONTRACT_CHECKER}: its check did not run", stacklevel=2)
+    return True
 
 
 def _weight(item: pytest.Item) -> int:
